@@ -1,0 +1,173 @@
+"""Blobs on the local disk: ``<root>/blobs/ab/ab12…`` with atomic, deduplicated writes.
+
+A write streams into ``<root>/tmp/<pid>-<random>.part`` while hashing, then renames the
+finished file to its hash. A process killed midway leaves only a ``.part`` file, which is
+never visible as a blob and which :meth:`LocalBlobStore.remove_stale_temp` deletes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from blake3 import blake3
+
+from ..errors import StoreReadOnly
+from .hashing import CHUNK_SIZE, hash_file, is_hash
+from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob
+
+
+class LocalBlobStore:
+    """A content-addressed blob store in a local directory."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.url = str(self.root)
+        self._blobs = self.root / "blobs"
+        self._tmp = self.root / "tmp"
+
+    def __repr__(self) -> str:
+        return f"LocalBlobStore({self.url!r})"
+
+    def path_of(self, digest: str) -> Path:
+        return self._blobs / digest[:2] / digest
+
+    def exists(self, digest: str) -> bool:
+        return is_hash(digest) and self.path_of(digest).is_file()
+
+    def put_file(self, source: str | Path) -> BlobInfo:
+        """Store a file's content; a file already stored is hashed but not copied again."""
+        source = Path(source)
+        digest = hash_file(source)
+        if self.exists(digest):
+            return BlobInfo(digest, source.stat().st_size)
+        with open(source, "rb") as handle:
+            return self.put_stream(handle)
+
+    def put_bytes(self, data: bytes) -> BlobInfo:
+        digest = blake3(data).hexdigest()
+        if self.exists(digest):
+            return BlobInfo(digest, len(data))
+        tmp = self._new_temp()
+        try:
+            tmp.write_bytes(data)
+            self._publish(tmp, digest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return BlobInfo(digest, len(data))
+
+    def put_stream(self, stream: BinaryIO) -> BlobInfo:
+        """Copy ``stream`` in chunks while hashing it; memory stays at one chunk."""
+        tmp = self._new_temp()
+        hasher = blake3()
+        size = 0
+        try:
+            with open(tmp, "wb") as out:
+                while chunk := stream.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+            digest = hasher.hexdigest()
+            self._publish(tmp, digest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return BlobInfo(digest, size)
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path_of(digest), "rb")
+        except FileNotFoundError:
+            raise missing_blob(digest, self.url) from None
+
+    def size(self, digest: str) -> int:
+        try:
+            return self.path_of(digest).stat().st_size
+        except FileNotFoundError:
+            raise missing_blob(digest, self.url) from None
+
+    def read_bytes(self, digest: str, *, verify: bool = True) -> bytes:
+        with self.open(digest) as handle:
+            data = handle.read()
+        if verify and blake3(data).hexdigest() != digest:
+            raise corrupt_blob(digest, self.url)
+        return data
+
+    def get_file(self, digest: str, dest: str | Path, *, verify: bool = True) -> None:
+        """Copy a blob to ``dest`` atomically, checking its hash on the way."""
+        copy_verified(self.open(digest), digest, Path(dest), where=self.url, verify=verify)
+
+    def rehash(self, digest: str) -> str | None:
+        """The hash of what is stored under ``digest`` now, or None if it is missing."""
+        path = self.path_of(digest)
+        if not path.is_file():
+            return None
+        hasher = blake3()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(CHUNK_SIZE):
+                hasher.update(chunk)
+        return hasher.hexdigest()
+
+    def iter_hashes(self) -> Iterator[str]:
+        if not self._blobs.is_dir():
+            return
+        for fanout in sorted(self._blobs.iterdir()):
+            if fanout.is_dir():
+                for blob in sorted(fanout.iterdir()):
+                    yield blob.name
+
+    def delete(self, digest: str) -> None:
+        self.path_of(digest).unlink(missing_ok=True)
+
+    def remove_stale_temp(self, *, older_than_s: float = 3600.0) -> list[str]:
+        """Delete ``.part`` files left by killed writers; returns their names.
+
+        A temp file is stale when the process that wrote it is gone from this host, or
+        when it is older than ``older_than_s`` (a writer on another host sharing the disk).
+        """
+        if not self._tmp.is_dir():
+            return []
+        removed = []
+        now = time.time()
+        for tmp in self._tmp.iterdir():
+            pid_text = tmp.name.split("-", 1)[0]
+            alive = pid_text.isdigit() and _pid_alive(int(pid_text))
+            try:
+                old = now - tmp.stat().st_mtime > older_than_s
+            except FileNotFoundError:
+                continue
+            if not alive or old:
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp.name)
+        return removed
+
+    def _new_temp(self) -> Path:
+        try:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreReadOnly(
+                f"cannot write to the artifact store at {self.root}: {exc.strerror}",
+                hint="check its permissions or set LOOPML_ARTIFACTS_URL",
+            ) from None
+        return self._tmp / f"{os.getpid()}-{secrets.token_hex(8)}.part"
+
+    def _publish(self, tmp: Path, digest: str) -> None:
+        final = self.path_of(digest)
+        if final.exists():
+            return  # identical content is stored once
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o444)  # blobs are immutable; guard against accidental edits
+        os.replace(tmp, final)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

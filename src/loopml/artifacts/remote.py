@@ -1,0 +1,153 @@
+"""Blobs on object storage (S3 and anything else fsspec reaches): ``<prefix>/blobs/ab/ab12…``.
+
+Object stores make a finished PUT visible at once and an unfinished multipart upload
+never, so a killed write leaves nothing behind under a blob's name. The hash is computed
+before the upload (the key must be known first) and the file is checked unchanged after
+it, so a file edited mid-upload is refused instead of stored under the wrong hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from blake3 import blake3
+
+from ..errors import IntegrityFailure, InvalidInput, StoreError
+from .hashing import CHUNK_SIZE, hash_file, is_hash
+from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob
+
+
+class FsspecBlobStore:
+    """A content-addressed blob store on any fsspec filesystem (S3 is the tested one)."""
+
+    def __init__(self, url: str, **storage_options: Any) -> None:
+        from fsspec.core import url_to_fs
+
+        self.url = url.rstrip("/")
+        try:
+            # No listings cache: another process may add blobs at any moment.
+            self.fs, self.root = url_to_fs(self.url, use_listings_cache=False, **storage_options)
+        except ImportError as exc:
+            raise StoreError(
+                f"the artifact store {url} needs a package that is not installed ({exc.name})",
+                hint="for S3 install the extra: pip install 'loopml[s3]'",
+            ) from None
+        self.root = self.root.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"FsspecBlobStore({self.url!r})"
+
+    def key_of(self, digest: str) -> str:
+        return f"{self.root}/blobs/{digest[:2]}/{digest}"
+
+    def exists(self, digest: str) -> bool:
+        return is_hash(digest) and self._call(self.fs.exists, self.key_of(digest))
+
+    def put_file(self, source: str | Path) -> BlobInfo:
+        source = Path(source)
+        before = source.stat()
+        digest = hash_file(source)
+        if not self.exists(digest):
+            self._call(self.fs.put_file, str(source), self.key_of(digest))
+            after = source.stat()
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                self.delete(digest)
+                raise InvalidInput(
+                    f"{source} changed while it was being stored",
+                    hint="store it again once nothing is writing to it",
+                )
+        return BlobInfo(digest, before.st_size)
+
+    def put_bytes(self, data: bytes) -> BlobInfo:
+        digest = blake3(data).hexdigest()
+        if not self.exists(digest):
+            self._call(self.fs.pipe_file, self.key_of(digest), data)
+        return BlobInfo(digest, len(data))
+
+    def put_stream(self, stream: BinaryIO) -> BlobInfo:
+        """Spool ``stream`` to a local temp file (hashing it) and upload that file."""
+        with tempfile.TemporaryDirectory(prefix="loopml-") as folder:
+            spool = Path(folder) / "blob"
+            with open(spool, "wb") as out:
+                while chunk := stream.read(CHUNK_SIZE):
+                    out.write(chunk)
+            return self.put_file(spool)
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return self._call(self.fs.open, self.key_of(digest), "rb")
+        except FileNotFoundError:
+            raise missing_blob(digest, self.url) from None
+
+    def size(self, digest: str) -> int:
+        try:
+            return int(self._call(self.fs.size, self.key_of(digest)))
+        except FileNotFoundError:
+            raise missing_blob(digest, self.url) from None
+
+    def read_bytes(self, digest: str, *, verify: bool = True) -> bytes:
+        try:
+            data = self._call(self.fs.cat_file, self.key_of(digest))
+        except FileNotFoundError:
+            raise missing_blob(digest, self.url) from None
+        if verify and blake3(data).hexdigest() != digest:
+            raise corrupt_blob(digest, self.url)
+        return data
+
+    def get_file(self, digest: str, dest: str | Path, *, verify: bool = True) -> None:
+        """Copy a blob to ``dest`` atomically, checking its hash on the way."""
+        copy_verified(self.open(digest), digest, Path(dest), where=self.url, verify=verify)
+
+    def rehash(self, digest: str) -> str | None:
+        hasher = blake3()
+        try:
+            with self.open(digest) as src:
+                while chunk := src.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+        except FileNotFoundError:
+            return None
+        except StoreError:
+            raise
+        except Exception as exc:  # s3fs raises its own error types for a missing key
+            if "NoSuchKey" in repr(exc) or "Not Found" in repr(exc):
+                return None
+            raise
+        return hasher.hexdigest()
+
+    def iter_hashes(self) -> Iterator[str]:
+        prefix = f"{self.root}/blobs"
+        try:
+            keys = self._call(self.fs.find, prefix)
+        except FileNotFoundError:
+            return
+        for key in sorted(keys):
+            name = key.rsplit("/", 1)[-1]
+            if is_hash(name):
+                yield name
+
+    def delete(self, digest: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._call(self.fs.rm_file, self.key_of(digest))
+
+    def remove_stale_temp(self, *, older_than_s: float = 3600.0) -> list[str]:
+        return []  # unfinished uploads are never visible as objects
+
+    def _call(self, func: Any, *args: Any) -> Any:
+        try:
+            return func(*args)
+        except (FileNotFoundError, IntegrityFailure):
+            raise
+        except PermissionError as exc:
+            raise StoreError(
+                f"the artifact store {self.url} refused access: {exc}",
+                hint="check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+            ) from None
+        except OSError as exc:
+            raise StoreError(
+                f"the artifact store {self.url} failed: {exc}",
+                hint="check LOOPML_ARTIFACTS_URL, the endpoint (AWS_ENDPOINT_URL) and network",
+            ) from None

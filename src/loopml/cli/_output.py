@@ -1,0 +1,57 @@
+"""How the CLI prints: Rich tables for people, ``--json`` for scripts, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+# Pipes get a wide console so tables are not squeezed to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 200)))
+err_console = Console(stderr=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as JSON on stdout (NaN and infinities as null, times as numbers)."""
+    sys.stdout.write(json.dumps(_finite(data), indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    result = Table(*columns, title=title, title_justify="left", show_edge=False, pad_edge=False)
+    return result
+
+
+def fmt_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.6g}"
+    return str(value)
+
+
+def fmt_duration(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

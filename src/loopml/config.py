@@ -1,0 +1,121 @@
+"""Where things live: the store directory, the metadata database, the artifact store.
+
+Resolution order, highest first:
+
+1. environment variables (``LOOPML_HOME``, ``LOOPML_DB_URL``, ``LOOPML_ARTIFACTS_URL``,
+   ``LOOPML_USER``);
+2. the ``store:`` section of the project's ``loopml.yaml``;
+3. defaults: a ``.loopml/`` directory found by walking up from the working directory, as
+   git finds ``.git/``; SQLite at ``.loopml/loopml.db``; blobs under ``.loopml/artifacts``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+STORE_DIRNAME = ".loopml"
+PROJECT_FILENAME = "loopml.yaml"
+
+#: Every setting, with the environment variable that sets it; docs/configuration.md lists
+#: them all and a test keeps the two in step.
+ENVIRONMENT_VARIABLES: dict[str, str] = {
+    "LOOPML_HOME": "the store directory (default: .loopml/ found upwards from the working dir)",
+    "LOOPML_DB_URL": "metadata database URL (default: sqlite:///<home>/loopml.db)",
+    "LOOPML_ARTIFACTS_URL": "artifact store: a directory or s3://bucket/prefix",
+    "LOOPML_USER": "the actor recorded on runs and audit events (default: the OS user)",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved locations one process works with."""
+
+    home: Path
+    """The store directory (``.loopml``); holds the SQLite file and local blobs by default."""
+    project_dir: Path | None
+    """The directory holding ``.loopml/`` and ``loopml.yaml``, when one was found."""
+    db_url: str
+    artifacts_url: str
+    user: str
+    home_exists: bool
+    """Whether ``home`` was found on disk (False: it will be created on the first write)."""
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+
+def find_store_dir(start: Path) -> Path | None:
+    """Walk up from ``start`` and return the first ``.loopml`` directory, like git does."""
+    for folder in (start, *start.parents):
+        candidate = folder / STORE_DIRNAME
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def resolve(cwd: Path | None = None, *, here: bool = False) -> Config:
+    """Resolve the configuration for a process running in ``cwd`` (default: os.getcwd()).
+
+    With ``here``, the store is ``cwd/.loopml`` even if a parent directory has one: that
+    is what ``loopml init`` creates, as ``git init`` does inside another repository.
+    """
+    cwd = Path(cwd or os.getcwd()).resolve()
+    env_home = os.environ.get("LOOPML_HOME")
+    if here and not env_home:
+        home, project_dir = cwd / STORE_DIRNAME, cwd
+        exists = home.is_dir()
+    elif env_home:
+        home = Path(env_home).expanduser().resolve()
+        project_dir = home.parent if (home.parent / PROJECT_FILENAME).is_file() else None
+        exists = home.is_dir()
+    else:
+        found = find_store_dir(cwd)
+        exists = found is not None
+        home = found or cwd / STORE_DIRNAME
+        project_dir = home.parent
+
+    settings = _project_store_settings(project_dir) if project_dir else {}
+    db_url = os.environ.get("LOOPML_DB_URL") or settings.get("db_url") or _sqlite_url(home)
+    artifacts_url = (
+        os.environ.get("LOOPML_ARTIFACTS_URL")
+        or settings.get("artifacts_url")
+        or str(home / "artifacts")
+    )
+    if project_dir and "://" not in artifacts_url and not Path(artifacts_url).is_absolute():
+        artifacts_url = str(project_dir / artifacts_url)
+    return Config(
+        home=home,
+        project_dir=project_dir,
+        db_url=db_url,
+        artifacts_url=artifacts_url,
+        user=current_user(),
+        home_exists=exists,
+    )
+
+
+def current_user() -> str:
+    """The actor for runs and audit events: ``LOOPML_USER`` or the OS login name."""
+    user = os.environ.get("LOOPML_USER")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, as in some containers
+        return f"uid-{os.getuid()}"
+
+
+def _sqlite_url(home: Path) -> str:
+    return f"sqlite:///{home / 'loopml.db'}"
+
+
+def _project_store_settings(project_dir: Path) -> dict[str, str]:
+    path = project_dir / PROJECT_FILENAME
+    if not path.is_file():
+        return {}
+    from .project import load_project  # yaml is only imported when a project file exists
+
+    return load_project(path).store

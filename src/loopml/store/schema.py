@@ -1,0 +1,227 @@
+"""The metadata tables (SQLAlchemy Core). Persistence only: no business rules here.
+
+The tracking and registry tables can hold everything MLflow's tracking and model-registry
+model holds (experiments, runs, params, metrics, tags, registered models, versions,
+aliases), so an MLflow-client-compatible API can be layered on without reshaping them.
+Times are integer milliseconds since the epoch, as in MLflow. Changing a table means
+adding an Alembic revision in ``store/migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only aliases the rowid (fast appends) for a column declared exactly INTEGER.
+_RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+KEY_LENGTH = 250
+NAME_LENGTH = 256
+RUN_ID_LENGTH = 32
+HASH_LENGTH = 64
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    Column("description", Text),
+    Column("lifecycle_stage", String(16), nullable=False, default="active"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", ForeignKey("experiments.id"), primary_key=True),
+    Column("key", String(KEY_LENGTH), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(RUN_ID_LENGTH), primary_key=True),
+    Column("experiment_id", ForeignKey("experiments.id"), nullable=False),
+    Column("parent_run_id", ForeignKey("runs.id"), index=True),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("lifecycle_stage", String(16), nullable=False, default="active"),
+    Column("user", String(NAME_LENGTH), nullable=False),
+    Column("description", Text),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger),
+    Column("deleted_time", BigInteger),
+    Column("source", String(1024)),
+    Column("git_commit", String(40)),
+    Column("git_dirty", Boolean),
+    Column("git_diff_hash", String(HASH_LENGTH)),
+    Column("host", String(NAME_LENGTH)),
+    Column("pid", Integer),
+    Column("python_version", String(32)),
+    Column("environment", Text),
+    Index(None, "experiment_id", "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(KEY_LENGTH), primary_key=True),
+    Column("value", Text, nullable=False),
+    # The value as a number when it parses as one, so `params.lr < 0.01` compares numbers.
+    Column("value_num", Double),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(KEY_LENGTH), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", _RowId, primary_key=True, autoincrement=True),
+    Column("run_id", ForeignKey("runs.id"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Double),  # NULL holds NaN: SQLite cannot store a NaN
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index(None, "run_id", "key", "step"),
+)
+
+# The value with the highest (step, timestamp) per run and key, maintained on every
+# flush, so filtering and sorting runs by a metric never scans the history.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(KEY_LENGTH), primary_key=True),
+    Column("value", Double),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index(None, "key", "value"),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("hash", String(HASH_LENGTH), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("blob", ForeignKey("blobs.hash"), nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(128)),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(NAME_LENGTH), primary_key=True),
+    Column("description", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("name", ForeignKey("registered_models.name"), primary_key=True),
+    Column("key", String(KEY_LENGTH), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", ForeignKey("registered_models.name"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id"), index=True),
+    Column("source", String(1024)),
+    Column("status", String(20), nullable=False),
+    Column("description", Text),
+    Column("user", String(NAME_LENGTH)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", String(NAME_LENGTH), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", String(KEY_LENGTH), primary_key=True),
+    Column("value", Text, nullable=False),
+    ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String(NAME_LENGTH), primary_key=True),
+    Column("alias", String(NAME_LENGTH), primary_key=True),
+    Column("version", Integer, nullable=False),
+    ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+)
+
+# The audit log is an append-only hash chain: each event's hash covers its content and the
+# previous event's hash; `audit_head` holds the newest (seq, hash) so that deleting the
+# tail of the chain is detectable too, and its row lock serialises appends.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("time", BigInteger, nullable=False),
+    Column("actor", String(NAME_LENGTH), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("object_type", String(64), nullable=False),
+    Column("object_id", String(512), nullable=False),
+    Column("before", Text),
+    Column("after", Text),
+    Column("prev_hash", String(HASH_LENGTH), nullable=False),
+    Column("hash", String(HASH_LENGTH), nullable=False),
+    Index(None, "object_type", "object_id"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(HASH_LENGTH), nullable=False),
+)
+
+GENESIS_HASH = "0" * HASH_LENGTH

@@ -1,0 +1,71 @@
+"""SIGTERM/SIGINT handling for tracked processes.
+
+On SIGTERM (and SIGINT, when Python's default handler is in place) the handler raises in
+the main thread (``SystemExit(143)`` or ``KeyboardInterrupt``), so ``with start_run()``
+blocks and ``finally`` clauses unwind normally: buffered metrics are flushed and the run
+is marked KILLED. While the main thread is inside a :func:`deferred_signals` section
+(moving a metric batch into the store), the signal waits until the section ends, so a
+batch can never be half moved when the exception arrives.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+_depth = 0
+_deferred: int | None = None
+_received: int | None = None
+_installed = False
+
+
+def received_signal() -> int | None:
+    """The terminating signal this process received, if any (for the run's final status)."""
+    return _received
+
+
+def install() -> None:
+    """Install the handlers once, from the main thread, unless the program has its own."""
+    global _installed
+    if _installed or threading.current_thread() is not threading.main_thread():
+        return
+    _installed = True
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _handle)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _handle)
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold back the handlers' exception until the block ends (main thread only)."""
+    global _depth, _deferred
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0 and _deferred is not None:
+            signum, _deferred = _deferred, None
+            _raise_for(signum)
+
+
+def _handle(signum: int, _frame: FrameType | None) -> None:
+    global _deferred, _received
+    _received = signum
+    if _depth:
+        _deferred = signum
+        return
+    _raise_for(signum)
+
+
+def _raise_for(signum: int) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)
