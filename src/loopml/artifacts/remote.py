@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 from blake3 import blake3
 
-from ..errors import IntegrityFailure, InvalidInput, StoreError
+from ..errors import IntegrityFailure, InvalidInput, NotFound, StoreError
 from .hashing import CHUNK_SIZE, hash_file, is_hash
 from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob
 
@@ -33,7 +33,7 @@ class FsspecBlobStore:
             self.fs, self.root = url_to_fs(self.url, use_listings_cache=False, **storage_options)
         except ImportError as exc:
             raise StoreError(
-                f"the artifact store {url} needs a package that is not installed ({exc.name})",
+                f"the artifact store {url} needs a package that is not installed: {exc}",
                 hint="for S3 install the extra: pip install 'loopml[s3]'",
             ) from None
         self.root = self.root.rstrip("/")
@@ -108,14 +108,8 @@ class FsspecBlobStore:
             with self.open(digest) as src:
                 while chunk := src.read(CHUNK_SIZE):
                     hasher.update(chunk)
-        except FileNotFoundError:
+        except NotFound:
             return None
-        except StoreError:
-            raise
-        except Exception as exc:  # s3fs raises its own error types for a missing key
-            if "NoSuchKey" in repr(exc) or "Not Found" in repr(exc):
-                return None
-            raise
         return hasher.hexdigest()
 
     def iter_hashes(self) -> Iterator[str]:

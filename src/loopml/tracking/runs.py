@@ -16,7 +16,9 @@ from ..clock import now_ms
 from ..errors import Conflict, InvalidInput, NotFound
 from ..governance import audit
 from ..store import Store
-from ..store.schema import experiments, latest_metrics, params, runs, tags
+from ..store.schema import experiments, latest_metrics, runs
+from ..store.schema import params as params_table
+from ..store.schema import tags as tags_table
 from .entities import (
     ACTIVE,
     DEFAULT_EXPERIMENT,
@@ -93,7 +95,7 @@ def create_run(
                 _insert_params(connection, run_id, param_rows)
                 if tag_rows:
                     connection.execute(
-                        insert(tags), [{"run_id": run_id, **tag} for tag in tag_rows]
+                        insert(tags_table), [{"run_id": run_id, **tag} for tag in tag_rows]
                     )
                 audit.record(
                     connection,
@@ -129,7 +131,9 @@ def get_run(store: Store, run_id: str) -> Run:
         ).one()
         param_map = dict(
             connection.execute(
-                select(params.c.key, params.c.value).where(params.c.run_id == run_id)
+                select(params_table.c.key, params_table.c.value).where(
+                    params_table.c.run_id == run_id
+                )
             ).all()
         )
         metric_map = {
@@ -142,7 +146,7 @@ def get_run(store: Store, run_id: str) -> Run:
         }
         tag_map = dict(
             connection.execute(
-                select(tags.c.key, tags.c.value).where(tags.c.run_id == run_id)
+                select(tags_table.c.key, tags_table.c.value).where(tags_table.c.run_id == run_id)
             ).all()
         )
     return row_to_run(row, param_map, metric_map, tag_map)
@@ -291,9 +295,9 @@ def log_params(store: Store, run_id: str, values: Mapping[str, Any]) -> None:
                 require_active_run(connection, run_id)
                 existing = dict(
                     connection.execute(
-                        select(params.c.key, params.c.value).where(
-                            params.c.run_id == run_id,
-                            params.c.key.in_([row["key"] for row in rows]),
+                        select(params_table.c.key, params_table.c.value).where(
+                            params_table.c.run_id == run_id,
+                            params_table.c.key.in_([row["key"] for row in rows]),
                         )
                     ).all()
                 )
@@ -334,8 +338,8 @@ def set_tags(store: Store, run_id: str, values: Mapping[str, Any]) -> None:
         keys = [row["key"] for row in rows]
         before = dict(
             connection.execute(
-                select(tags.c.key, tags.c.value).where(
-                    tags.c.run_id == run_id, tags.c.key.in_(keys)
+                select(tags_table.c.key, tags_table.c.value).where(
+                    tags_table.c.run_id == run_id, tags_table.c.key.in_(keys)
                 )
             ).all()
         )
@@ -343,11 +347,11 @@ def set_tags(store: Store, run_id: str, values: Mapping[str, Any]) -> None:
         if not changed:
             return
         connection.execute(
-            delete(tags).where(
-                tags.c.run_id == run_id, tags.c.key.in_([row["key"] for row in changed])
+            delete(tags_table).where(
+                tags_table.c.run_id == run_id, tags_table.c.key.in_([row["key"] for row in changed])
             )
         )
-        connection.execute(insert(tags), [{"run_id": run_id, **row} for row in changed])
+        connection.execute(insert(tags_table), [{"run_id": run_id, **row} for row in changed])
         audit.record(
             connection,
             actor=store.actor,
@@ -364,11 +368,13 @@ def delete_tag(store: Store, run_id: str, key: str) -> None:
     with store.write() as connection:
         require_active_run(connection, run_id)
         old = connection.execute(
-            select(tags.c.value).where(tags.c.run_id == run_id, tags.c.key == key)
+            select(tags_table.c.value).where(tags_table.c.run_id == run_id, tags_table.c.key == key)
         ).scalar_one_or_none()
         if old is None:
             raise NotFound(f"run {run_id[:8]} has no tag '{key}'")
-        connection.execute(delete(tags).where(tags.c.run_id == run_id, tags.c.key == key))
+        connection.execute(
+            delete(tags_table).where(tags_table.c.run_id == run_id, tags_table.c.key == key)
+        )
         audit.record(
             connection,
             actor=store.actor,
@@ -415,7 +421,7 @@ def _tag_rows(values: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _insert_params(connection: Connection, run_id: str, rows: list[dict[str, Any]]) -> None:
     if rows:
-        connection.execute(insert(params), [{"run_id": run_id, **row} for row in rows])
+        connection.execute(insert(params_table), [{"run_id": run_id, **row} for row in rows])
 
 
 _ADJECTIVES = [

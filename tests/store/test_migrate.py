@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from loopml.config import resolve
+from loopml.errors import SchemaTooNew
+from loopml.store import open_store
+from loopml.store.migrate import HEAD_REVISION, VERSION_TABLE, current_revision
+from loopml.store.schema import metadata
+
+
+def test_head_constant_matches_the_newest_migration() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "loopml.store:migrations")
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+
+
+def test_a_new_store_gets_every_table_at_head(store) -> None:
+    with store.engine.connect() as connection:
+        assert current_revision(connection) == HEAD_REVISION
+        tables = set(inspect(connection).get_table_names())
+    assert set(metadata.tables) <= tables
+
+
+def test_migrations_produce_exactly_the_declared_schema(store) -> None:
+    """Alembic's autogenerate finds nothing to change: migrations and schema.py agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
+        )
+        assert compare_metadata(context, metadata) == []
+
+
+_OPEN_AT_ONCE = """
+import sys, time
+from loopml.config import resolve
+from loopml.store import open_store
+start = float(sys.argv[1])
+while time.time() < start:
+    time.sleep(0.001)
+store = open_store(resolve())
+with store.read() as c:
+    pass
+print("ok")
+"""
+
+
+@pytest.mark.slow
+def test_many_processes_opening_a_new_store_at_once_migrate_it_once(backend, project) -> None:
+    import time
+
+    start = time.time() + 1.5
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT_ONCE, str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    results = [process.communicate(timeout=120) for process in processes]
+    for process, (out, err) in zip(processes, results, strict=True):
+        assert process.returncode == 0, err
+        assert out.strip() == "ok"
+    store = open_store(resolve())
+    with store.engine.connect() as connection:
+        versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+        heads = connection.execute(text("SELECT count(*) FROM audit_head")).scalar_one()
+    store.close()
+    assert versions == [(HEAD_REVISION,)]
+    assert heads == 1
+
+
+def test_a_store_from_a_newer_loopml_is_refused_with_a_clear_error(project: Path) -> None:
+    store = open_store(resolve())
+    store.close()
+    engine = create_engine(resolve().db_url)
+    with engine.begin() as connection:
+        connection.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(SchemaTooNew, match="'9999'.*does not know") as caught:
+        open_store(resolve())
+    assert "pip install -U loopml" in str(caught.value)

@@ -1,0 +1,128 @@
+"""Whole processes: nothing buffered is lost on a normal exit, an exception or SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import loopml
+from loopml.config import resolve
+from loopml.store import open_store
+from loopml.tracking import get_metric_history
+
+from ..helpers import run_python
+
+_LOG = """
+import sys, loopml
+run = loopml.start_run(experiment="life")
+print(run.id, flush=True)
+for step in range(5000):
+    run.log_metric("m", step)
+"""
+
+
+def _history(run_id: str) -> list[int]:
+    store = open_store(resolve())
+    try:
+        return [int(p.value) for p in get_metric_history(store, run_id, "m")]
+    finally:
+        store.close()
+
+
+def test_exiting_without_end_run_finishes_the_run_with_every_metric(project: Path) -> None:
+    done = run_python(_LOG, cwd=project)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split()[0]
+    assert _history(run_id) == list(range(5000))
+    assert loopml.get_run(run_id).status == "FINISHED"
+
+
+def test_an_uncaught_exception_fails_the_run_with_every_metric(project: Path) -> None:
+    done = run_python(_LOG + "raise RuntimeError('boom')\n", cwd=project)
+    assert done.returncode == 1
+    assert "RuntimeError: boom" in done.stderr
+    run_id = done.stdout.split()[0]
+    assert _history(run_id) == list(range(5000))
+    assert loopml.get_run(run_id).status == "FAILED"
+
+
+_WAIT_FOR_SIGNAL = """
+import sys, time, loopml
+with loopml.start_run(experiment="life") as run:
+    for step in range(5000):
+        run.log_metric("m", step)
+    print(json.dumps({"id": run.id}), flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, -signal.SIGINT)])
+def test_a_terminated_process_keeps_every_metric_and_marks_the_run_killed(
+    project: Path, signum: int, code: int
+) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", "import json\n" + _WAIT_FOR_SIGNAL],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        run_id = json.loads(process.stdout.readline())["id"]
+        process.send_signal(signum)
+        process.wait(timeout=30)
+        assert process.returncode == code, process.stderr.read() if process.stderr else ""
+    assert _history(run_id) == list(range(5000))
+    assert loopml.get_run(run_id).status == "KILLED"
+
+
+_TERM_WHILE_LOGGING = """
+import os, signal, threading, loopml
+run = loopml.start_run(experiment="life")
+print(run.id, flush=True)
+# SIGTERM arrives while the main thread is logging and flushing as fast as it can.
+threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+step = 0
+while True:
+    run.log_metric("m", step)
+    step += 1
+    if step % 997 == 0:
+        run._buffer.flush()
+        with open("logged", "w") as f:
+            f.write(str(step))
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_in_the_middle_of_a_flush_loses_nothing(project: Path) -> None:
+    for _ in range(3):
+        done = run_python(_TERM_WHILE_LOGGING, cwd=project)
+        assert done.returncode == 143, done.stderr
+        run_id = done.stdout.split()[0]
+        history = _history(run_id)
+        # Every logged step is stored exactly once, in order, with no gap or duplicate.
+        assert history == list(range(len(history)))
+        assert len(history) >= int((project / "logged").read_text())
+        assert loopml.get_run(run_id).status == "KILLED"
+
+
+def test_a_program_with_its_own_sigterm_handler_keeps_it(project: Path) -> None:
+    code = """
+import os, signal, loopml
+seen = []
+signal.signal(signal.SIGTERM, lambda *a: seen.append(a[0]))
+with loopml.start_run() as run:
+    run.log_metric("m", 1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
+print(seen, run.id)
+"""
+    done = run_python(code, cwd=project)
+    assert done.returncode == 0, done.stderr
+    seen, run_id = done.stdout.split(" ", 1)[0], done.stdout.split()[-1]
+    assert seen == "[15]"
+    assert loopml.get_run(run_id).status == "FINISHED"
