@@ -532,30 +532,32 @@ def judge(raw: dict[str, Any], sizes: dict[str, Any]) -> tuple[list[dict[str, An
     rows.append(
         {
             "case": "python -c pass (reference)",
+            "size": f"median of {len(imp['loopml']['times'])}",
             "loopml": median(imp["loopml"]["bare_times"]),
             "mlflow": median(imp["mlflow"]["bare_times"]),
             "unit": "s",
             "ratio": None,
             "target": "",
             "passed": None,
-            "check": f"median of {len(imp['loopml']['times'])}",
+            "check": "",
         }
     )
     rows.append(
         {
-            "case": "import (python -c 'import X')",
+            "case": "python -c 'import X'",
+            "size": f"median of {len(imp['loopml']['times'])}",
             "loopml": loop_s,
             "mlflow": flow_s,
             "unit": "s",
             "ratio": flow_s / loop_s,
             "target": f"≤ {TARGETS['import_s']} s",
             "passed": loop_s <= TARGETS["import_s"],
-            "check": f"median of {len(imp['loopml']['times'])}",
+            "check": "",
         }
     )
 
     for case, label, unit in (
-        ("single", "single log_metric calls", "calls/s"),
+        ("single", "single log_metric", "calls/s"),
         ("batch", "batch logging", "metrics/s"),
     ):
         figures = {}
@@ -570,12 +572,13 @@ def judge(raw: dict[str, Any], sizes: dict[str, Any]) -> tuple[list[dict[str, An
         target = TARGETS[f"{case}_ratio"]
         loop, flow = raw[case]["loopml"], raw[case]["mlflow"]
         if case == "single":
-            size = f"{loop['count']:,} vs {flow['count']:,} calls"
+            size = f"{loop['count']:,} / {flow['count']:,} calls"
         else:
-            size = f"{sizes['batches']}×{sizes['batch_size']} metrics"
+            size = f"{sizes['batches']} batches × {sizes['batch_size']}"
         rows.append(
             {
-                "case": f"{label} ({size})",
+                "case": label,
+                "size": size,
                 "loopml": figures["loopml"],
                 "mlflow": figures["mlflow"],
                 "unit": unit,
@@ -603,17 +606,18 @@ def judge(raw: dict[str, Any], sizes: dict[str, Any]) -> tuple[list[dict[str, An
                 )
         loop_s, flow_s = median(loop["times"]), median(flow["times"])
         ratio = flow_s / loop_s
-        shown = "max_results=100" if label == "top" else "all matches"
+        shown = "top 100" if label == "top" else "all matches"
         rows.append(
             {
-                "case": f"search_runs, {shown} ({sizes['runs']:,} runs)",
+                "case": f"search_runs, {shown}",
+                "size": f"{sizes['runs']:,} runs, {len(want):,} match",
                 "loopml": loop_s,
                 "mlflow": flow_s,
                 "unit": "ms",
                 "ratio": ratio,
                 "target": f"≤ {TARGETS['search_s'] * 1000:g} ms, ≥ {TARGETS['search_ratio']:g}x",
                 "passed": loop_s <= TARGETS["search_s"] and ratio >= TARGETS["search_ratio"],
-                "check": f"{loop['rows']:,} = {flow['rows']:,} rows"
+                "check": f"same {loop['rows']:,} rows, same order"
                 if loop["names"] == want and flow["names"] == want
                 else f"MISMATCH: {loop['rows']:,} vs {flow['rows']:,} rows, {len(want):,} expected",
             }
@@ -634,6 +638,7 @@ def print_table(rows: list[dict[str, Any]], console: Any, title: str) -> None:
 
     table = Table(title=title, title_justify="left")
     table.add_column("case")
+    table.add_column("size")
     table.add_column("loopml", justify="right")
     table.add_column(f"MLflow {MLFLOW_VERSION}", justify="right")
     table.add_column("loopml vs MLflow", justify="right")
@@ -648,6 +653,7 @@ def print_table(rows: list[dict[str, Any]], console: Any, title: str) -> None:
             verdict = "[green]PASS[/green]" if row["passed"] else "[red]FAIL[/red]"
         table.add_row(
             row["case"],
+            row["size"],
             fmt_value(row["loopml"], row["unit"]),
             fmt_value(row["mlflow"], row["unit"]),
             ratio,
@@ -677,11 +683,9 @@ def print_notes(raw: dict[str, Any], console: Any) -> None:
         )
 
 
-def git_commit() -> str | None:
-    done = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True, check=False
-    )
-    return done.stdout.strip() or None
+def git(*args: str) -> str | None:
+    done = subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def parent_main(args: argparse.Namespace) -> int:
@@ -689,10 +693,13 @@ def parent_main(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console()
+    if not console.is_terminal:  # a log file or a pipe: do not wrap the table
+        console = Console(width=160)
     sizes = dict(QUICK if args.quick else FULL)
     if args.runs is not None:
         sizes["runs"] = args.runs
     ensure_peer_venv()
+    load_at_start = os.getloadavg()
 
     raw: dict[str, Any] = {}
     with (
@@ -744,6 +751,11 @@ def parent_main(args: argparse.Namespace) -> int:
     console.print()
     print_table(rows, console, title)
     print_notes(raw, console)
+    load_at_end = os.getloadavg()
+    console.print(
+        f"  machine: {os.cpu_count()} CPUs, 1-minute load average {load_at_start[0]:.2f} at "
+        f"the start, {load_at_end[0]:.2f} at the end (other work adds noise)"
+    )
 
     missed = [row["case"] for row in rows if row["passed"] is False]
     report = {
@@ -756,7 +768,9 @@ def parent_main(args: argparse.Namespace) -> int:
             "cpus": os.cpu_count(),
         },
         "loopml_version": loopml_version(),
-        "loopml_commit": git_commit(),
+        "loopml_commit": git("rev-parse", "HEAD"),
+        "loopml_src_modified": bool(git("status", "--porcelain", "--", "../src")),
+        "load_average": {"start": load_at_start, "end": load_at_end},
         "mlflow_version": MLFLOW_VERSION,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "table": rows,

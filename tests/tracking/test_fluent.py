@@ -119,7 +119,7 @@ def test_experiment_defaults_to_the_environment_variable(project, monkeypatch) -
 
 
 def test_a_run_records_where_it_ran(project) -> None:
-    import numpy  # noqa: F401 - imported so the run records it
+    import numpy
 
     with loopml.start_run() as run:
         pass

@@ -61,7 +61,9 @@ with loopml.start_run(experiment="life") as run:
 """
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, -signal.SIGINT)])
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, -signal.SIGINT)]
+)
 def test_a_terminated_process_keeps_every_metric_and_marks_the_run_killed(
     project: Path, signum: int, code: int
 ) -> None:

@@ -66,6 +66,8 @@ def _sqlite_engine(url: URL) -> Engine:
         dbapi_connection.isolation_level = None
         dbapi_connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        # LIKE is case-sensitive on PostgreSQL; make SQLite agree (ILIKE covers the rest).
+        dbapi_connection.execute("PRAGMA case_sensitive_like = ON")
         # WAL lets readers run beside the one writer; the mode is stored in the file, so
         # this is a no-op after the first connection. A read-only location refuses it;
         # the operation that follows reports that clearly.

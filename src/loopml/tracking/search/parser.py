@@ -17,6 +17,7 @@ Keywords are case-insensitive. Lark's LALR parser gives every error a column.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +54,8 @@ _NULL.2: /(?i:null)\b/
 NAME: /[A-Za-z_][A-Za-z0-9_]*/
 KEY: /[A-Za-z0-9_][A-Za-z0-9_.\/:\-]*/
 NUMBER: /[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?/
-SQ_STRING: /'(?:[^'\\]|\\.)*'/
-DQ_STRING: /"(?:[^"\\]|\\.)*"/
+SQ_STRING: /'(?:[^'\\]|\\.|'')*'/
+DQ_STRING: /"(?:[^"\\]|\\.|"")*"/
 BQ_STRING: /`[^`]*`/
 
 %import common.WS
@@ -244,7 +245,8 @@ def _value(tree: Any) -> Value:
 
 
 def _unquote(text: str) -> str:
-    body = text[1:-1]
-    if text[0] == "`":
+    quote, body = text[0], text[1:-1]
+    if quote == "`":
         return body
-    return body.replace("\\" + text[0], text[0]).replace("\\\\", "\\")
+    # SQL's doubled quote and a backslash escape both stand for the quote itself.
+    return re.sub(r"\\(.)|" + quote * 2, lambda m: m.group(1) or quote, body)

@@ -1,0 +1,33 @@
+"""``import loopml`` stays light: heavy libraries load on first use (timing is in benchmarks/)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import loopml
+
+
+def test_import_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, loopml\n"
+        "heavy = {'sqlalchemy', 'pandas', 'numpy', 'pyarrow', 'alembic', 'typer', 'lark'}\n"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_every_public_name_resolves() -> None:
+    for name in loopml.__all__:
+        assert getattr(loopml, name) is not None
+    assert "start_run" in dir(loopml)
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    try:
+        loopml.nothing_here  # noqa: B018
+    except AttributeError as error:
+        assert "nothing_here" in str(error)
+    else:
+        raise AssertionError("expected AttributeError")
