@@ -95,8 +95,9 @@ while True:
     step += 1
     if step % 997 == 0:
         run._buffer.flush()
-        with open("logged", "w") as f:
+        with open("logged.tmp", "w") as f:  # replaced atomically: never read half-written
             f.write(str(step))
+        os.replace("logged.tmp", "logged")
 """
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from blake3 import blake3
 
@@ -25,6 +26,14 @@ def hash_file(path: str | Path) -> str:
     with open(path, "rb") as handle:
         while chunk := handle.read(HASH_CHUNK_SIZE):
             hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def hash_stream(stream: BinaryIO) -> str:
+    """Hash what is left of an open binary stream, one chunk at a time."""
+    hasher = blake3()
+    while chunk := stream.read(CHUNK_SIZE):
+        hasher.update(chunk)
     return hasher.hexdigest()
 
 

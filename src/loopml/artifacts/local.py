@@ -17,7 +17,7 @@ from typing import BinaryIO
 from blake3 import blake3
 
 from ..errors import StoreReadOnly
-from .hashing import CHUNK_SIZE, hash_file, is_hash
+from .hashing import CHUNK_SIZE, hash_file, hash_stream, is_hash
 from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob
 
 
@@ -102,14 +102,11 @@ class LocalBlobStore:
 
     def rehash(self, digest: str) -> str | None:
         """The hash of what is stored under ``digest`` now, or None if it is missing."""
-        path = self.path_of(digest)
-        if not path.is_file():
+        try:
+            with open(self.path_of(digest), "rb") as handle:
+                return hash_stream(handle)
+        except FileNotFoundError:
             return None
-        hasher = blake3()
-        with open(path, "rb") as handle:
-            while chunk := handle.read(CHUNK_SIZE):
-                hasher.update(chunk)
-        return hasher.hexdigest()
 
     def iter_hashes(self) -> Iterator[str]:
         if not self._blobs.is_dir():

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 from blake3 import blake3
 
 from ..errors import IntegrityFailure, InvalidInput, NotFound, StoreError
-from .hashing import CHUNK_SIZE, hash_file, is_hash
+from .hashing import CHUNK_SIZE, hash_file, hash_stream, is_hash
 from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob
 
 
@@ -103,14 +103,11 @@ class FsspecBlobStore:
         copy_verified(self.open(digest), digest, Path(dest), where=self.url, verify=verify)
 
     def rehash(self, digest: str) -> str | None:
-        hasher = blake3()
         try:
             with self.open(digest) as src:
-                while chunk := src.read(CHUNK_SIZE):
-                    hasher.update(chunk)
+                return hash_stream(src)
         except NotFound:
             return None
-        return hasher.hexdigest()
 
     def iter_hashes(self) -> Iterator[str]:
         prefix = f"{self.root}/blobs"

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-# Pipes get a wide console so tables are not squeezed to 80 columns.
-console = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 200)))
-err_console = Console(stderr=True, highlight=False)
+# Output going to a pipe or file is never truncated or wrapped (scripts parse it), so
+# only a terminal's width applies.
+_UNBOUNDED = 100_000
+console = Console(width=None if sys.stdout.isatty() else _UNBOUNDED)
+err_console = Console(
+    stderr=True, highlight=False, width=None if sys.stderr.isatty() else _UNBOUNDED
+)
 
 
 def print_json(data: Any) -> None:

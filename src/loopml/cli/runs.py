@@ -234,5 +234,7 @@ def _best(key: str, values: list[float | None], objective: tuple[str, str] | Non
     if objective and objective[0] == key:
         lower = objective[1] == "minimize"
     else:
-        lower = key in LOWER_IS_BETTER or "loss" in key or "error" in key
+        lower = key in LOWER_IS_BETTER or any(
+            word in key for word in ("loss", "error", "seconds", "latency", "time")
+        )
     return (min(numbers) if lower else max(numbers))[1]

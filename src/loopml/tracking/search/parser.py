@@ -171,18 +171,12 @@ def _parse(text: str, start: str):  # -> lark.Tree
     what = "filter" if start == "start" else "order_by"
     try:
         return _parser(start).parse(text)
-    except UnexpectedToken as exc:
-        if exc.token.type == "$END":
-            raise FilterSyntaxError(
-                f"{what} ends too early",
-                text=text,
-                column=len(text) + 1,
-                hint=f"expected {_expected(exc.expected)}",
-            ) from None
+    except (UnexpectedToken, UnexpectedEOF) as exc:
+        at_end = isinstance(exc, UnexpectedEOF) or exc.token.type == "$END"
         raise FilterSyntaxError(
-            f"unexpected '{exc.token}' in {what}",
+            f"{what} ends too early" if at_end else f"unexpected '{exc.token}' in {what}",
             text=text,
-            column=exc.column,
+            column=len(text) + 1 if at_end else exc.column,
             hint=f"expected {_expected(exc.expected)}",
         ) from None
     except UnexpectedCharacters as exc:
@@ -191,13 +185,6 @@ def _parse(text: str, start: str):  # -> lark.Tree
             text=text,
             column=exc.column,
             hint="quote string values with '...' and keys with spaces with `...`",
-        ) from None
-    except UnexpectedEOF as exc:
-        raise FilterSyntaxError(
-            f"{what} ends too early",
-            text=text,
-            column=len(text) + 1,
-            hint=f"expected {_expected(exc.expected)}",
         ) from None
 
 

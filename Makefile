@@ -1,0 +1,35 @@
+# Two commands set everything up on a fresh machine with Python 3.11 and pip:
+#   make demo   creates .venv, installs loopml, runs the tracking example
+#   make test   installs the test dependencies, runs ruff, then the whole suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[examples]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed-demo
+	cd examples/tracking && ../../$(BIN)/loopml init && ../../$(BIN)/python train.py
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+
+test: lint
+	$(BIN)/pytest -n 2
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/tracking.py
+
+clean:
+	rm -rf $(VENV) examples/*/.loopml .pytest_cache .ruff_cache
