@@ -11,6 +11,7 @@ Resolution order, highest first:
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 from dataclasses import dataclass
@@ -114,8 +115,16 @@ def _sqlite_url(home: Path) -> str:
 
 def _project_store_settings(project_dir: Path) -> dict[str, str]:
     path = project_dir / PROJECT_FILENAME
-    if not path.is_file():
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
         return {}
+    return dict(_read_store_settings(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=32)
+def _read_store_settings(path: Path, _mtime_ns: int, _size: int) -> tuple[tuple[str, str], ...]:
+    # Cached by the file's stamp: every SDK call resolves the config, few change the file.
     from .project import load_project  # yaml is only imported when a project file exists
 
-    return load_project(path).store
+    return tuple(load_project(path).store.items())

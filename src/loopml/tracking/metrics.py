@@ -6,10 +6,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Insert, insert, select
+from sqlalchemy import Connection, Insert, select
 
 from ..clock import now_ms
 from ..store import Store
+from ..store.bulk import insert_rows
 from ..store.schema import latest_metrics, metrics
 from ..store.upsert import conflict_insert
 from .entities import MetricPoint
@@ -68,17 +69,13 @@ def write_metric_rows(connection: Connection, rows: Sequence[MetricRow]) -> None
     """Append ``rows`` (any runs) and move each run's latest values forward."""
     if not rows:
         return
-    connection.execute(
-        insert(metrics),
+    insert_rows(
+        connection,
+        metrics,
+        ("run_id", "key", "value", "step", "timestamp"),
         [
-            {
-                "run_id": row.run_id,
-                "key": row.key,
-                "value": None if math.isnan(row.value) else row.value,
-                "step": row.step,
-                "timestamp": row.timestamp,
-            }
-            for row in rows
+            (run_id, key, None if value != value else value, step, timestamp)  # NaN -> NULL
+            for run_id, key, value, step, timestamp in rows
         ],
     )
     connection.execute(_latest_upsert(connection), _newest_per_key(rows))

@@ -69,10 +69,12 @@ def search_runs(
         names = [experiment] if isinstance(experiment, str) else list(experiment)
         where.append(experiments.c.name.in_(names))
     builder = QueryBuilder(filter or "")
+    # The frame does not show the recorded environment (often kilobytes of JSON per run).
+    columns = [c for c in runs.c if output == "list" or c.name != "environment"]
     page = builder.build(
         condition,
         order,
-        columns=[*runs.c, experiments.c.name.label("experiment_name")],
+        columns=[*columns, experiments.c.name.label("experiment_name")],
         where=where,
     ).limit(max_results)
 
@@ -107,7 +109,7 @@ def _key_values(connection: Connection, ids: list[str]) -> dict[str, dict[str, d
             chunk = ids[start : start + _CHUNK]
             rows = connection.execute(
                 select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(chunk))
-            )
+            ).all()  # one fetchall: iterating a result fetches row by row
             for run_id, key, value in rows:
                 if value is None and name == "metrics":
                     value = float("nan")

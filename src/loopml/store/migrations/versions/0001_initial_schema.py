@@ -17,7 +17,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "audit_events",
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("time", sa.BigInteger(), nullable=False),
         sa.Column("actor", sa.String(length=256), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
@@ -53,6 +58,7 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("hash", name=op.f("pk_blobs")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "experiments",
@@ -84,6 +90,7 @@ def upgrade() -> None:
             name=op.f("fk_experiment_tags_experiment_id_experiments"),
         ),
         sa.PrimaryKeyConstraint("experiment_id", "key", name=op.f("pk_experiment_tags")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "registered_model_tags",
@@ -96,6 +103,7 @@ def upgrade() -> None:
             name=op.f("fk_registered_model_tags_name_registered_models"),
         ),
         sa.PrimaryKeyConstraint("name", "key", name=op.f("pk_registered_model_tags")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "runs",
@@ -145,6 +153,7 @@ def upgrade() -> None:
             ["run_id"], ["runs.id"], name=op.f("fk_latest_metrics_run_id_runs")
         ),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_latest_metrics")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("latest_metrics", schema=None) as batch_op:
         batch_op.create_index(
@@ -204,6 +213,7 @@ def upgrade() -> None:
         sa.Column("value_num", sa.Double(), nullable=True),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_params_run_id_runs")),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_params")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "run_artifacts",
@@ -216,6 +226,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["blob"], ["blobs.hash"], name=op.f("fk_run_artifacts_blob_blobs")),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_run_artifacts_run_id_runs")),
         sa.PrimaryKeyConstraint("run_id", "path", name=op.f("pk_run_artifacts")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("run_artifacts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_run_artifacts_blob"), ["blob"], unique=False)
@@ -227,6 +238,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_tags_run_id_runs")),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_tags")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "model_aliases",
@@ -239,6 +251,7 @@ def upgrade() -> None:
             name=op.f("fk_model_aliases_name_model_versions"),
         ),
         sa.PrimaryKeyConstraint("name", "alias", name=op.f("pk_model_aliases")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "model_version_tags",
@@ -252,6 +265,7 @@ def upgrade() -> None:
             name=op.f("fk_model_version_tags_name_model_versions"),
         ),
         sa.PrimaryKeyConstraint("name", "version", "key", name=op.f("pk_model_version_tags")),
+        sqlite_with_rowid=False,
     )
 
 
