@@ -129,3 +129,21 @@ print(seen, run.id)
     seen, run_id = done.stdout.split(" ", 1)[0], done.stdout.split()[-1]
     assert seen == "[15]"
     assert loopml.get_run(run_id).status == "FINISHED"
+
+
+@pytest.mark.parametrize(
+    ("ending", "status", "code"),
+    [
+        ("sys.exit(1)", "FAILED", 1),
+        ("sys.exit('bad input')", "FAILED", 1),
+        ("sys.exit(0)", "FINISHED", 0),
+    ],
+)
+def test_sys_exit_with_a_run_left_open_ends_it_with_the_matching_status(
+    project: Path, ending: str, status: str, code: int
+) -> None:
+    done = run_python(_LOG + f"import sys\n{ending}\n", cwd=project)
+    assert done.returncode == code, done.stderr
+    run_id = done.stdout.split()[0]
+    assert _history(run_id) == list(range(5000))
+    assert loopml.get_run(run_id).status == status

@@ -7,7 +7,7 @@ import math
 import typer
 
 from ..clock import format_ms
-from ..config import resolve
+from ..config import PROJECT_FILENAME
 from ..project import LOWER_IS_BETTER
 from ..store import Store, open_store
 from ..tracking import (
@@ -215,10 +215,10 @@ def _status(status: str) -> str:
 
 
 def _objective(store: Store) -> tuple[str, str] | None:
-    config = store.config if store else resolve()
-    if config.project_dir is None:
+    """The project's objective metric and direction, to know which value is best."""
+    if store.config.project_dir is None:
         return None
-    path = config.project_dir / "loopml.yaml"
+    path = store.config.project_dir / PROJECT_FILENAME
     if not path.is_file():
         return None
     from ..project import load_project

@@ -36,4 +36,4 @@ def insert_rows(
         f"INSERT INTO {quote(table.name)} ({names}) "  # noqa: S608
         f"VALUES ({', '.join(marker for _ in columns)})"
     )
-    connection.exec_driver_sql(statement, list(rows))
+    connection.exec_driver_sql(statement, rows if isinstance(rows, list) else list(rows))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import importlib.metadata
+import json
 import os
 import platform
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from blake3 import blake3
@@ -57,7 +59,7 @@ def git_state(folder: Path) -> tuple[str | None, bool | None, str | None]:
 
 def imported_packages() -> dict[str, str]:
     """Pinned versions of the installed distributions whose modules this process imported."""
-    owners = _module_owners()
+    owners, versions = _installed()
     found: dict[str, str] = {}
     stdlib = sys.stdlib_module_names
     for name in list(sys.modules):
@@ -65,10 +67,9 @@ def imported_packages() -> dict[str, str]:
         if top in stdlib or top.startswith("_"):
             continue
         for dist in owners.get(top, ()):
-            if dist not in found:
-                version = _version(dist)
-                if version:
-                    found[dist] = version
+            version = versions.get(dist)
+            if version and dist not in found:
+                found[dist] = version
     return dict(sorted(found.items(), key=lambda item: item[0].lower()))
 
 
@@ -81,17 +82,83 @@ def environment_record() -> dict[str, object]:
     }
 
 
-@functools.cache
-def _module_owners() -> dict[str, list[str]]:
-    return importlib.metadata.packages_distributions()
+def warm_up() -> None:
+    """Start reading the installed distributions in the background, once per process.
+
+    Reading every package's metadata takes 0.1-0.2 s; done while the run trains, it is
+    ready when the run ends, so ``end_run`` does not pay for it.
+    """
+    global _warming
+    with _scan_lock:
+        if _scanned is not None or _warming is not None:
+            return
+        _warming = threading.Thread(target=_installed, name="loopml-packages", daemon=True)
+    _warming.start()
 
 
-@functools.cache
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
+_scan_lock = threading.Lock()
+_scanned: tuple[dict[str, list[str]], dict[str, str]] | None = None
+_warming: threading.Thread | None = None
+
+
+def _installed() -> tuple[dict[str, list[str]], dict[str, str]]:
+    """(top-level module -> distributions, distribution -> version), read once per process.
+
+    The answer only changes when packages are installed or removed, which changes the
+    modification time of a site-packages directory; it is cached on disk under that key,
+    so only the first process after a ``pip install`` pays for reading every package.
+    """
+    global _scanned
+    with _scan_lock:
+        if _scanned is None:
+            cache = _cache_file()
+            _scanned = _read_cache(cache) if cache else None
+            if _scanned is None:
+                _scanned = _scan_distributions()
+                if cache:
+                    _write_cache(cache, _scanned)
+        return _scanned
+
+
+def _scan_distributions() -> tuple[dict[str, list[str]], dict[str, str]]:
+    versions: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and name not in versions:
+            versions[name] = dist.version
+    return importlib.metadata.packages_distributions(), versions
+
+
+def _cache_file() -> Path | None:
+    stamps = []
+    for entry in sys.path:
+        if entry.endswith(("site-packages", "dist-packages")):
+            try:
+                stamps.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
+            except OSError:
+                continue
+    if not stamps:
         return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "loopml"
+    key = blake3("\n".join([sys.prefix, *stamps]).encode()).hexdigest()[:24]
+    return base / f"packages-{key}.json"
+
+
+def _read_cache(path: Path) -> tuple[dict[str, list[str]], dict[str, str]] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data["owners"], data["versions"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_cache(path: Path, scanned: tuple[dict[str, list[str]], dict[str, str]]) -> None:
+    # A cache that cannot be written (read-only home) only costs speed.
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"owners": scanned[0], "versions": scanned[1]}), "utf-8")
+        os.replace(tmp, path)
 
 
 def _entry_point() -> str | None:

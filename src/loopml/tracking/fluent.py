@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 from ..clock import now_ms
 from ..errors import Conflict, InvalidInput
@@ -25,7 +25,7 @@ from . import artifacts as _files
 from . import runs as _runs
 from ._buffer import buffer_for, flush_if_buffered
 from .entities import FAILED, FINISHED, KILLED, RUNNING, ArtifactEntry, Run
-from .environment import capture_origin, environment_record
+from .environment import capture_origin, environment_record, warm_up
 from .metrics import MetricRow
 from .validation import check_key, check_mapping, metric_step, metric_timestamp, metric_value
 
@@ -91,15 +91,18 @@ class ActiveRun:
         self, values: Mapping[str, Any], step: int | None = None, timestamp: int | None = None
     ) -> None:
         """Log several values at once; all or nothing if one of them is invalid."""
-        when = now_ms() if timestamp is None else None
+        fixed_step = None if step is None else metric_step("metrics", step)
+        when = now_ms() if timestamp is None else metric_timestamp("metrics", timestamp)
+        checked, next_step = self._checked_keys, self._next_step
         rows = []
         for key, value in check_mapping(values, "metrics").items():
-            check_key(key, "metric")
-            point_step = self._next_step.get(key, 0) if step is None else metric_step(key, step)
-            point_time = when if when is not None else metric_timestamp(key, timestamp)
-            rows.append(MetricRow(self.id, key, metric_value(key, value), point_step, point_time))
+            if key not in checked:
+                check_key(key, "metric")
+                checked.add(key)
+            point_step = next_step.get(key, 0) if fixed_step is None else fixed_step
+            rows.append(MetricRow(self.id, key, metric_value(key, value), point_step, when))
         for row in rows:
-            self._next_step[row.key] = row.step + 1
+            next_step[row.key] = row.step + 1
         self._buffer.extend(rows)
 
     def set_tag(self, key: str, value: Any) -> None:
@@ -154,6 +157,7 @@ _stack: list[ActiveRun] = []
 _stack_lock = threading.Lock()
 _exit_hooks_installed = False
 _uncaught_exception = False
+_exit_code: object = None
 
 
 def start_run(
@@ -182,6 +186,7 @@ def start_run(
             hint="end it first, or pass nested=True to start a child run",
         )
     _install_exit_hooks()
+    warm_up()
     if run_id is not None:
         run = _runs.set_run_status(store, run_id, RUNNING)
     else:
@@ -258,6 +263,16 @@ def _install_exit_hooks() -> None:
         previous_hook(kind, value, tb)
 
     sys.excepthook = _note_uncaught
+    # SystemExit never reaches sys.excepthook and its code is gone by the time atexit
+    # runs, so a run left open by sys.exit(1) would end FINISHED; remember the code.
+    previous_exit = sys.exit
+
+    def _note_exit(code: object = None) -> NoReturn:
+        global _exit_code
+        _exit_code = code
+        previous_exit(code)
+
+    sys.exit = _note_exit
     atexit.register(_end_open_runs)
 
 
@@ -265,7 +280,7 @@ def _end_open_runs() -> None:
     """At interpreter exit: end runs left open, then flush and close the stores."""
     if _signals.received_signal() is not None:
         status = KILLED
-    elif _uncaught_exception:
+    elif _uncaught_exception or _exit_code not in (None, 0):
         status = FAILED
     else:
         status = FINISHED

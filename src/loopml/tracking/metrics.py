@@ -69,15 +69,10 @@ def write_metric_rows(connection: Connection, rows: Sequence[MetricRow]) -> None
     """Append ``rows`` (any runs) and move each run's latest values forward."""
     if not rows:
         return
-    insert_rows(
-        connection,
-        metrics,
-        ("run_id", "key", "value", "step", "timestamp"),
-        [
-            (run_id, key, None if value != value else value, step, timestamp)  # NaN -> NULL
-            for run_id, key, value, step, timestamp in rows
-        ],
-    )
+    if any(row[2] != row[2] for row in rows):  # NaN is stored as NULL on both databases
+        rows = [row._replace(value=None) if row[2] != row[2] else row for row in rows]
+    # MetricRow's fields are in the table's column order, so rows go in as they are.
+    insert_rows(connection, metrics, MetricRow._fields, rows)
     connection.execute(_latest_upsert(connection), _newest_per_key(rows))
 
 
@@ -103,16 +98,7 @@ def _newest_per_key(rows: Iterable[MetricRow]) -> list[dict[str, Any]]:
         seen = newest.get((row.run_id, row.key))
         if seen is None or (row.step, row.timestamp) >= (seen.step, seen.timestamp):
             newest[(row.run_id, row.key)] = row
-    return [
-        {
-            "run_id": row.run_id,
-            "key": row.key,
-            "value": None if math.isnan(row.value) else row.value,
-            "step": row.step,
-            "timestamp": row.timestamp,
-        }
-        for row in newest.values()
-    ]
+    return [row._asdict() for row in newest.values()]  # NaN was turned into None already
 
 
 def _latest_upsert(connection: Connection) -> Insert:

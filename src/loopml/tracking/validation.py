@@ -56,6 +56,11 @@ def check_name(name: Any, kind: str) -> str:
 
 def metric_value(key: str, value: Any) -> float:
     """Convert a metric value to float following the policy above."""
+    kind = type(value)
+    if kind is float:  # the hot path: checked by exact type before any ABC machinery
+        return value
+    if kind is int:
+        return float(value)
     if isinstance(value, bool) or value is None or isinstance(value, str | bytes):
         raise InvalidInput(
             f"metric '{key}' must be a number, got {type(value).__name__} {value!r}",

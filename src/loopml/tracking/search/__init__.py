@@ -144,4 +144,4 @@ def _frame(run_rows: list[Any], values: dict[str, dict[str, dict[str, Any]]]) ->
                 column[index] = value
         for key in sorted(keyed):
             columns[f"{prefix}.{key}"] = keyed[key]
-    return pd.DataFrame(columns, columns=list(columns) if count else None)
+    return pd.DataFrame(columns)
