@@ -641,7 +641,7 @@ def print_table(rows: list[dict[str, Any]], console: Any, title: str) -> None:
     table.add_column("size")
     table.add_column("loopml", justify="right")
     table.add_column(f"MLflow {MLFLOW_VERSION}", justify="right")
-    table.add_column("loopml vs MLflow", justify="right")
+    table.add_column("ratio", justify="right")
     table.add_column("target")
     table.add_column("result")
     table.add_column("check")
@@ -665,6 +665,7 @@ def print_table(rows: list[dict[str, Any]], console: Any, title: str) -> None:
 
 
 def print_notes(raw: dict[str, Any], console: Any) -> None:
+    console.print("  ratio: how many times faster loopml is than MLflow (throughput or time)")
     for case in ("single", "batch"):
         for tool in ("loopml", "mlflow"):
             data = raw[case][tool]
@@ -694,7 +695,7 @@ def parent_main(args: argparse.Namespace) -> int:
 
     console = Console()
     if not console.is_terminal:  # a log file or a pipe: do not wrap the table
-        console = Console(width=160)
+        console = Console(width=200)
     sizes = dict(QUICK if args.quick else FULL)
     if args.runs is not None:
         sizes["runs"] = args.runs

@@ -46,7 +46,7 @@ def test_init_creates_the_store_and_states_the_problem(workspace: Path) -> None:
         "target": "churned",
         "objective": {"metric": "roc_auc", "threshold": 0.8, "direction": "maximize"},
     }
-    again = loopml_cli("init", "--task", "regression", cwd=workspace)
+    again = loopml_cli("init", cwd=workspace)
     assert again.returncode == 0
     assert "Kept" in again.stdout  # an existing project file is not overwritten...
     assert yaml.safe_load((workspace / "loopml.yaml").read_text())["task"] == "classification"
@@ -56,6 +56,31 @@ def test_init_creates_the_store_and_states_the_problem(workspace: Path) -> None:
         "threshold": None,
         "direction": "minimize",
     }
+
+
+def test_init_with_options_does_not_silently_keep_an_existing_file(workspace: Path) -> None:
+    done = loopml_cli("init", "--task", "regression", "--threshold", "3", cwd=workspace)
+    assert done.returncode == 4
+    assert "not applying --task, --threshold" in done.stderr
+    assert "loopml init --force" in done.stderr
+    forced = loopml_cli(
+        "init", "--task", "regression", "--threshold", "3", "--force", cwd=workspace
+    )
+    assert "objective rmse minimize <= 3.0" in forced.stdout
+
+
+def test_usage_errors_are_one_line_too(workspace: Path) -> None:
+    done = loopml_cli("runs", "ls", "--bogus", cwd=workspace)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: No such option: --bogus")
+    assert "(see 'loopml runs ls --help')" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    missing = loopml_cli("runs", "show", cwd=workspace)
+    assert missing.returncode == 2
+    assert missing.stderr == "error: Missing argument 'run_id'. (see 'loopml runs show --help')\n"
+    bare = loopml_cli("runs", cwd=workspace)
+    assert "Commands" in bare.stdout
+    assert "show" in bare.stdout
 
 
 def test_init_refuses_an_unknown_task_in_one_line(tmp_path: Path) -> None:
@@ -123,7 +148,10 @@ def test_runs_show_compare_and_history(workspace: Path, trained) -> None:
 
 def test_runs_delete_and_restore(workspace: Path, trained) -> None:
     victim = trained[0]
-    assert loopml_cli("runs", "delete", victim, cwd=workspace).returncode == 0
+    deleted_now = loopml_cli("runs", "delete", victim, "--json", cwd=workspace)
+    assert json.loads(deleted_now.stdout) == [
+        {"id": victim, "name": "shallow", "lifecycle_stage": "deleted"}
+    ]
     active = json.loads(loopml_cli("runs", "ls", "--json", cwd=workspace).stdout)
     assert victim not in {run["id"] for run in active}
     deleted = json.loads(
@@ -156,8 +184,10 @@ def test_experiments_ls_and_create(workspace: Path, trained) -> None:
 def test_artifacts_ls_and_get(workspace: Path, trained) -> None:
     listed = json.loads(loopml_cli("artifacts", "ls", trained[1], "--json", cwd=workspace).stdout)
     assert [entry["path"] for entry in listed] == ["model.txt"]
-    got = loopml_cli("artifacts", "get", trained[1], str(workspace / "out"), cwd=workspace)
-    assert got.returncode == 0
+    got = loopml_cli(
+        "artifacts", "get", trained[1], str(workspace / "out"), "--json", cwd=workspace
+    )
+    assert json.loads(got.stdout) == [str(workspace / "out" / "model.txt")]
     assert (workspace / "out" / "model.txt").read_text() == "model deep"
 
 

@@ -48,6 +48,8 @@ def test_every_change_is_recorded_with_actor_object_and_content(history) -> None
         "run.create",
     ]
     assert len(list_events(history, limit=2)) == 2
+    shortened = list_events(history, object_type="run", object_id=run_id[:12])  # as listed
+    assert len(shortened) == 5
 
 
 def test_an_intact_chain_verifies(history) -> None:

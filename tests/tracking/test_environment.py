@@ -64,3 +64,12 @@ def test_a_script_run_records_its_source_and_commit(tmp_path: Path, monkeypatch)
     run = loopml.get_run(done.stdout.strip())
     assert run.git_commit == git_state(repo)[0]
     assert run.git_dirty is False
+
+
+def test_code_run_with_dash_c_records_no_source(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LOOPML_HOME", str(tmp_path / "store"))
+    done = run_python(
+        "import loopml\nwith loopml.start_run() as run:\n    print(run.id)", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert loopml.get_run(done.stdout.strip()).source is None

@@ -129,3 +129,28 @@ def test_a_run_records_where_it_ran(project) -> None:
     assert packages["numpy"] == numpy.__version__
     assert "pytest" in packages
     assert "os" not in packages  # the standard library is not a package
+
+
+def test_a_resumed_run_continues_its_automatic_steps(project) -> None:
+    with loopml.start_run() as run:
+        run.log_metric("loss", 0.5)
+        run.log_metric("loss", 0.4)
+    with loopml.start_run(run_id=run.id) as again:
+        again.log_metric("loss", 0.1)
+    assert loopml.get_run(run.id).metrics == {"loss": 0.1}
+    assert [p.step for p in get_metric_history(run.store, run.id, "loss")] == [0, 1, 2]
+
+
+def test_a_child_run_stays_in_its_parents_experiment(project) -> None:
+    with loopml.start_run(experiment="churn") as parent, loopml.start_run(nested=True) as child:
+        pass
+    assert loopml.get_run(child.id).experiment_name == "churn"
+    assert loopml.get_run(parent.id).experiment_name == "churn"
+
+
+def test_a_dict_with_nan_is_refused_as_json_but_fine_as_yaml(project) -> None:
+    with loopml.start_run() as run:
+        with pytest.raises(InvalidInput, match="NaN or infinity"):
+            run.log_dict({"auc": float("nan")}, "scores.json")
+        run.log_dict({"auc": float("nan")}, "scores.yaml")
+    assert [entry.path for entry in run.list_artifacts()] == ["scores.yaml"]

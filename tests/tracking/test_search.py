@@ -178,3 +178,9 @@ def test_any_input_parses_or_fails_with_a_column(tokens: list[str]) -> None:
         parse_filter(text)
     except FilterSyntaxError as error:
         assert 1 <= error.column <= len(text) + 1
+
+
+def test_an_order_by_error_quotes_the_order_by_clause(store) -> None:
+    with pytest.raises(FilterSyntaxError, match="unknown field 'bogus'") as caught:
+        search_runs(store, "metrics.loss > 0", order_by="bogus desc")
+    assert "'⟶bogus desc'" in str(caught.value)

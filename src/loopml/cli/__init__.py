@@ -8,6 +8,7 @@ their :class:`~loopml.errors.LoopmlError` class (2 bad input, 3 not found, 4 con
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import typer
 
@@ -48,12 +49,26 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: every failure ends in one line on stderr."""
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="loopml")
     except LoopmlError as exc:
-        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
+        _fail(str(exc), exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        _fail("interrupted", 130)
+    except Exception as exc:
+        # Usage errors from the argument parser (unknown option, missing argument...).
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: show its help
+            typer.echo(exc.format_message())
+            sys.exit(exc.exit_code)
+        context = getattr(exc, "ctx", None)
+        where = context.command_path if context is not None else "loopml"
+        _fail(f"{exc.format_message()} (see '{where} --help')", exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, exit_code: int) -> NoReturn:
+    err_console.print(f"error: {message}", markup=False, soft_wrap=True)
+    sys.exit(exit_code)

@@ -39,11 +39,15 @@ def get(
     run_id: str = typer.Argument(..., help="Run id or unique prefix."),
     dest: Path = typer.Argument(Path("."), help="Folder to copy the files into."),
     path: str = typer.Option(None, help="Only this file or the files under this folder."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Copy a run's files out of the store, checking every hash."""
     store = open_store(create=False)
     written = download_artifacts(store, run_id, dest, path)
-    console.print(f"copied {len(written)} file(s) to {dest}")
+    if json_output:
+        print_json([str(target) for target in written])
+    else:
+        console.print(f"copied {len(written)} file(s) to {dest}")
 
 
 @app.command("verify")

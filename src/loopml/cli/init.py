@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from ..config import PROJECT_FILENAME, resolve
-from ..project import load_project, make_project, save_project
+from ..errors import Conflict
+from ..project import Project, load_project, make_project, save_project
 from ..store import open_store
 from ._output import console, print_json
 
@@ -29,7 +30,15 @@ def init(
     project_dir = config.project_dir or Path.cwd()
     project_file = project_dir / PROJECT_FILENAME
     existed = project_file.is_file()
+    given = {"name": name, "target": target, "metric": metric, "threshold": threshold}
+    given |= {"direction": direction, "task": None if task == "classification" else task}
     if existed and not force:
+        chosen = sorted(option for option, value in given.items() if value is not None)
+        if chosen:
+            raise Conflict(
+                f"{project_file} exists; not applying --{', --'.join(chosen)}",
+                hint="edit the file, or rewrite it with these options: loopml init --force ...",
+            )
         project = load_project(project_file)
     else:
         project = make_project(
@@ -52,6 +61,12 @@ def init(
     console.print(f"Initialised loopml store in {config.home}")
     console.print(
         f"{verb.capitalize()} {project_file}: {project.name} ({project.task}), objective "
-        f"{project.objective.metric} {project.objective.direction}"
-        + (f" >= {project.objective.threshold}" if project.objective.threshold is not None else "")
+        f"{project.objective.metric} {project.objective.direction}" + _threshold_text(project)
     )
+
+
+def _threshold_text(project: Project) -> str:
+    objective = project.objective
+    if objective.threshold is None:
+        return ""
+    return f" {'<=' if objective.direction == 'minimize' else '>='} {objective.threshold}"

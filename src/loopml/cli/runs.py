@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import typer
 
@@ -21,7 +22,9 @@ from ..tracking import (
 )
 from ._output import console, fmt_duration, fmt_value, print_json, table
 
-app = typer.Typer(help="Runs: tracked executions with params, metrics and files.")
+app = typer.Typer(
+    help="Runs: tracked executions with params, metrics and files.", no_args_is_help=True
+)
 _DEFAULT_KEY_COLUMNS = 4
 
 
@@ -174,21 +177,38 @@ def history(
 
 
 @app.command("delete")
-def delete(run_ids: list[str] = typer.Argument(..., help="Run ids or prefixes.")) -> None:
+def delete(
+    run_ids: list[str] = typer.Argument(..., help="Run ids or prefixes."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Hide runs from searches (restorable with 'loopml runs restore')."""
-    store = open_store(create=False)
-    for run_id in run_ids:
-        run = delete_run(store, run_id)
-        console.print(f"deleted run {run.id[:8]} ({run.name})")
+    _set_lifecycle(run_ids, delete_run, "deleted", json_output)
 
 
 @app.command("restore")
-def restore(run_ids: list[str] = typer.Argument(..., help="Run ids or prefixes.")) -> None:
+def restore(
+    run_ids: list[str] = typer.Argument(..., help="Run ids or prefixes."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Bring deleted runs back."""
+    _set_lifecycle(run_ids, restore_run, "restored", json_output)
+
+
+def _set_lifecycle(
+    run_ids: list[str], change: Callable[[Store, str], Run], verb: str, json_output: bool
+) -> None:
     store = open_store(create=False)
-    for run_id in run_ids:
-        run = restore_run(store, run_id)
-        console.print(f"restored run {run.id[:8]} ({run.name})")
+    changed = [change(store, run_id) for run_id in run_ids]
+    if json_output:
+        print_json(
+            [
+                {"id": run.id, "name": run.name, "lifecycle_stage": run.lifecycle_stage}
+                for run in changed
+            ]
+        )
+        return
+    for run in changed:
+        console.print(f"{verb} run {run.id[:8]} ({run.name})")
 
 
 def _columns(found: list[Run], requested: str | None, order_by: list[str]) -> list[str]:

@@ -113,11 +113,15 @@ def list_events(
     action: str | None = None,
     limit: int = 100,
 ) -> list[AuditEvent]:
-    """The newest ``limit`` events matching the given fields, newest first."""
+    """The newest ``limit`` events matching the given fields, newest first.
+
+    ``object_id`` may be a prefix of the id, as listings show shortened ids.
+    """
     query = select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit)
+    if object_id is not None:
+        query = query.where(audit_events.c.object_id.startswith(object_id, autoescape=True))
     for column, wanted in (
         (audit_events.c.object_type, object_type),
-        (audit_events.c.object_id, object_id),
         (audit_events.c.actor, actor),
         (audit_events.c.action, action),
     ):

@@ -6,8 +6,9 @@ same process, at interpreter exit and while unwinding from SIGTERM/SIGINT. A bat
 write fails (or is interrupted) is kept and retried, never dropped. If the store stays
 slow, the buffer stops growing at ``ceiling`` rows: ``add`` then writes synchronously.
 
-What a ``kill -9`` can lose is bounded: the rows logged in the last ``max_delay_s``
-(or the last ``max_rows`` rows, if fewer), plus a batch being written at that instant.
+What a ``kill -9`` can lose is bounded: while the store keeps up, the rows logged in the
+last ``max_delay_s`` (50 ms) plus the batch being written at that instant; if the store
+falls behind, at most ``ceiling`` rows (200,000), because logging then waits for it.
 """
 
 from __future__ import annotations
@@ -66,8 +67,12 @@ class MetricBuffer:
 
     def extend(self, rows: Iterable[MetricRow]) -> None:
         self._pending.extend(rows)
-        if len(self._pending) >= self._max_rows:
-            self._wake.set()
+        size = len(self._pending)
+        if size >= self._max_rows:
+            if size >= self._ceiling:
+                self.flush()
+            else:
+                self._wake.set()
 
     def flush(self) -> None:
         """Write everything pending now; raises if the store refuses (rows are kept)."""

@@ -119,10 +119,16 @@ def encode_dict(data: Any, artifact_path: str) -> bytes:
 
         return yaml.safe_dump(data, sort_keys=False).encode("utf-8")
     try:
-        return json.dumps(data, indent=2, sort_keys=True, allow_nan=True).encode("utf-8")
+        # Strict JSON: a bare NaN would make the file unreadable for most JSON parsers.
+        return json.dumps(data, indent=2, sort_keys=True, allow_nan=False).encode("utf-8")
     except TypeError as exc:
         raise InvalidInput(
             f"cannot log {artifact_path} as JSON: {exc}", hint="pass plain dicts, lists and scalars"
+        ) from None
+    except ValueError:
+        raise InvalidInput(
+            f"cannot log {artifact_path} as JSON: it holds NaN or infinity, which JSON lacks",
+            hint="replace them with None, or log the dict as .yaml",
         ) from None
 
 

@@ -162,11 +162,11 @@ def _write_cache(path: Path, scanned: tuple[dict[str, list[str]], dict[str, str]
 
 
 def _entry_point() -> str | None:
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if path:
+    """The script that is running, or None (``python -c``, stdin, a notebook, a REPL)."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if path and Path(path).is_file():
         return str(Path(path).resolve())
-    return sys.argv[0] or None if sys.argv else None
+    return None
 
 
 def _git(folder: Path, *args: str) -> bytes | None:

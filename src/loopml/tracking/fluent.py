@@ -26,7 +26,7 @@ from . import runs as _runs
 from ._buffer import buffer_for, flush_if_buffered
 from .entities import FAILED, FINISHED, KILLED, RUNNING, ArtifactEntry, Run
 from .environment import capture_origin, environment_record, warm_up
-from .metrics import MetricRow
+from .metrics import MetricRow, next_steps
 from .validation import check_key, check_mapping, metric_step, metric_timestamp, metric_value
 
 
@@ -172,8 +172,10 @@ def start_run(
 ) -> ActiveRun:
     """Start a run (or resume ``run_id``) and make it the active run of this process.
 
-    ``experiment`` defaults to ``$LOOPML_EXPERIMENT`` or ``Default``. With another run
-    active, pass ``nested=True`` to start a child run of it.
+    ``experiment`` defaults to the parent's experiment for a nested run, else to
+    ``$LOOPML_EXPERIMENT`` or ``Default``. With another run active, pass ``nested=True``
+    to start a child run of it. A resumed run's automatic steps continue after the
+    latest logged ones.
 
     >>> with loopml.start_run(experiment="churn", params={"max_depth": 6}) as run:  # doctest: +SKIP
     ...     run.log_metric("auc", 0.91)
@@ -190,6 +192,8 @@ def start_run(
     if run_id is not None:
         run = _runs.set_run_status(store, run_id, RUNNING)
     else:
+        if experiment is None and parent is not None and nested:
+            experiment = parent.experiment_name  # a child run stays with its parent
         run = _runs.create_run(
             store,
             experiment=experiment or os.environ.get("LOOPML_EXPERIMENT") or None,
@@ -201,6 +205,8 @@ def start_run(
             tags=tags,
         )
     active = ActiveRun(store, run)
+    if run_id is not None:  # a resumed run continues its steps where they stopped
+        active._next_step.update(next_steps(store, run.id))
     with _stack_lock:
         _stack.append(active)
     return active

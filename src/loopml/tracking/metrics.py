@@ -76,6 +76,17 @@ def write_metric_rows(connection: Connection, rows: Sequence[MetricRow]) -> None
     connection.execute(_latest_upsert(connection), _newest_per_key(rows))
 
 
+def next_steps(store: Store, run_id: str) -> dict[str, int]:
+    """For each metric key of a run, the step after its latest one (to resume a run)."""
+    with store.read() as connection:
+        rows = connection.execute(
+            select(latest_metrics.c.key, latest_metrics.c.step).where(
+                latest_metrics.c.run_id == run_id
+            )
+        ).all()
+    return {key: step + 1 for key, step in rows}
+
+
 def get_metric_history(store: Store, run_id: str, key: str) -> list[MetricPoint]:
     """Every logged point of metric ``key`` of a run, in step then time order."""
     check_key(key, "metric")

@@ -139,6 +139,8 @@ class Not:
 class OrderTerm:
     field: Field
     descending: bool
+    text: str = ""
+    """The clause as written, for error messages."""
 
 
 Condition = Compare | InList | IsNull | And | Or | Not
@@ -155,7 +157,8 @@ def parse_order_by(text: str) -> OrderTerm:
     tree = _parse(text, "order_by")
     field = _field(tree.children[0])
     direction = tree.children[1] if len(tree.children) > 1 else None
-    return OrderTerm(field, descending=bool(direction and str(direction).lower() == "desc"))
+    descending = bool(direction and str(direction).lower() == "desc")
+    return OrderTerm(field, descending=descending, text=text)
 
 
 @functools.cache

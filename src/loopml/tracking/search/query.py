@@ -116,6 +116,14 @@ class QueryBuilder:
         return self._compare(node)
 
     def order_term(self, term: OrderTerm) -> list[Any]:
+        # Errors in an order-by clause quote that clause, not the filter.
+        filter_text, self.text = self.text, term.text
+        try:
+            return self._order_columns(term)
+        finally:
+            self.text = filter_text
+
+    def _order_columns(self, term: OrderTerm) -> list[Any]:
         kind, key = self._kind(term.field)
         if kind == "param":
             alias = self._join("param", key)
