@@ -44,10 +44,6 @@ class Config:
     home_exists: bool
     """Whether ``home`` was found on disk (False: it will be created on the first write)."""
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.db_url.startswith("sqlite")
-
 
 def find_store_dir(start: Path) -> Path | None:
     """Walk up from ``start`` and return the first ``.loopml`` directory, like git does."""

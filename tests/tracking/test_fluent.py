@@ -154,3 +154,12 @@ def test_a_dict_with_nan_is_refused_as_json_but_fine_as_yaml(project) -> None:
             run.log_dict({"auc": float("nan")}, "scores.json")
         run.log_dict({"auc": float("nan")}, "scores.yaml")
     assert [entry.path for entry in run.list_artifacts()] == ["scores.yaml"]
+
+
+def test_service_reads_see_values_still_in_the_buffer(project) -> None:
+    from loopml import tracking
+
+    with loopml.start_run() as run:
+        run.log_metric("loss", 0.5)
+        assert [p.value for p in tracking.get_metric_history(run.store, run.id, "loss")] == [0.5]
+        assert tracking.get_run(run.store, run.id).metrics == {"loss": 0.5}

@@ -147,3 +147,67 @@ def test_sys_exit_with_a_run_left_open_ends_it_with_the_matching_status(
     run_id = done.stdout.split()[0]
     assert _history(run_id) == list(range(5000))
     assert loopml.get_run(run_id).status == status
+
+
+_FORK_POOL = """
+import multiprocessing, loopml
+
+def work(value):
+    loopml.log_metric("child", float(value), step=value)
+    return value
+
+if __name__ == "__main__":
+    with loopml.start_run(experiment="forks") as run:
+        run.log_metric("parent", 1.0)
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            assert sorted(pool.map(work, range(20))) == list(range(20))
+        run.log_metric("parent", 2.0)
+    print(run.id)
+"""
+
+
+@pytest.mark.slow
+def test_forked_workers_log_into_the_parents_run_without_losing_or_doubling(
+    project: Path,
+) -> None:
+    script = project / "pool.py"
+    script.write_text(_FORK_POOL)
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=project, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    store = open_store(resolve())
+    try:
+        child = get_metric_history(store, run_id, "child")
+        parent = get_metric_history(store, run_id, "parent")
+    finally:
+        store.close()
+    assert sorted(int(p.value) for p in child) == list(range(20))
+    assert [p.value for p in parent] == [1.0, 2.0]  # no copy of the parent's rows
+    assert loopml.get_run(run_id).status == "FINISHED"
+
+
+def test_a_forked_child_that_exits_does_not_end_the_parents_run(project: Path) -> None:
+    code = """
+import os, sys, time, loopml
+run = loopml.start_run(experiment="forks")
+run.log_metric("m", 1.0)
+pid = os.fork()
+if pid == 0:
+    run.log_metric("from_child", 5.0)
+    sys.exit(0)
+os.waitpid(pid, 0)
+print(loopml.get_run(run.id).status, sorted(loopml.get_run(run.id).metrics.items()))
+run.end()
+print(run.id)
+"""
+    done = run_python(code, cwd=project)
+    assert done.returncode == 0, done.stderr
+    status_line, run_id = done.stdout.strip().splitlines()
+    assert status_line == "RUNNING [('from_child', 5.0), ('m', 1.0)]"
+    store = open_store(resolve())
+    try:
+        assert len(get_metric_history(store, run_id, "m")) == 1
+    finally:
+        store.close()

@@ -35,10 +35,11 @@ class Store:
         self.engine = engine
         self.url = config.db_url
         self.actor = config.user
-        self.dialect = engine.dialect.name
         #: Per-process state owned by domain packages (the metric buffer lives here).
         self.state: dict[str, Any] = {}
         self._close_hooks: list[Callable[[], None]] = []
+        self._read_hooks: list[Callable[[], None]] = []
+        self._writing = threading.local()
         _open_stores.add(self)
 
     def __repr__(self) -> str:
@@ -59,17 +60,39 @@ class Store:
             self.engine.connect() as connection,
         ):
             connection.execution_options(loopml_write=True)
-            with connection.begin():
-                yield connection
+            self._writing.depth = getattr(self._writing, "depth", 0) + 1
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                self._writing.depth -= 1
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction (a consistent snapshot on both databases)."""
+        """A read-only transaction: one consistent snapshot on both databases.
+
+        Writes this process still holds in memory (buffered metrics) are flushed first,
+        so a reader never misses its own writes.
+        """
+        if not getattr(self._writing, "depth", 0):  # a flush inside a write would wait on it
+            for hook in self._read_hooks:
+                hook()
         with translate_errors(self.url), self.engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # READ COMMITTED would let each statement see newer commits; several
+                # queries that must agree (audit head and events, a run and its params)
+                # need one snapshot. SQLite's WAL read transactions are snapshots already.
+                connection.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
             try:
                 yield connection
             finally:
                 connection.rollback()
+
+    def before_read(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` before every read (the metric buffer flushes itself here)."""
+        self._read_hooks.append(hook)
 
     def on_close(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` when the store closes (before the engine is disposed)."""
@@ -149,6 +172,7 @@ def _after_fork_in_child() -> None:
         store.engine.dispose(close=False)
         store.state.clear()
         store._close_hooks.clear()
+        store._read_hooks.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError
 
 
 def insert_rows(
@@ -25,10 +26,21 @@ def insert_rows(
     names = ", ".join(quote(c) for c in columns)
     if dialect.name == "postgresql":
         # COPY streams the rows in one round trip: ~10x executemany on PostgreSQL.
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+        driver = connection.connection.driver_connection
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row(row)
+        except dialect.loaded_dbapi.Error as exc:
+            # Raise what SQLAlchemy would, so store-level error handling applies.
+            raise DBAPIError.instance(
+                statement,
+                None,
+                exc,
+                dialect.loaded_dbapi.Error,
+                connection_invalidated=dialect.is_disconnect(exc, driver, None),
+            ) from exc
         return
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     # Table and column names come from loopml's schema, never from users.

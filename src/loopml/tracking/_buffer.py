@@ -13,7 +13,7 @@ falls behind, at most ``ceiling`` rows (200,000), because logging then waits for
 
 from __future__ import annotations
 
-import os
+import sys
 import threading
 import time
 from collections import deque
@@ -48,7 +48,6 @@ class MetricBuffer:
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
-        self.last_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="loopml-metrics", daemon=True)
         self._thread.start()
 
@@ -58,34 +57,41 @@ class MetricBuffer:
 
     def add(self, row: MetricRow) -> None:
         self._pending.append(row)
-        size = len(self._pending)
-        if size >= self._max_rows:
-            if size >= self._ceiling:
-                self.flush()  # back-pressure: the store is not keeping up
-            else:
-                self._wake.set()
+        if len(self._pending) >= self._max_rows:
+            self._grown()
 
     def extend(self, rows: Iterable[MetricRow]) -> None:
         self._pending.extend(rows)
-        size = len(self._pending)
-        if size >= self._max_rows:
-            if size >= self._ceiling:
-                self.flush()
-            else:
-                self._wake.set()
+        if len(self._pending) >= self._max_rows:
+            self._grown()
+
+    def _grown(self) -> None:
+        if len(self._pending) >= self._ceiling:
+            self.flush()  # back-pressure: the store is not keeping up
+        else:
+            self._wake.set()
 
     def flush(self) -> None:
         """Write everything pending now; raises if the store refuses (rows are kept)."""
         with self._write_lock:
             self._write_pending()
 
+    def flush_if_pending(self) -> None:
+        if self._pending or self._retry:
+            self.flush()
+
     def close(self) -> None:
-        """Stop the thread and write what is left."""
-        self._closed = True
-        self._wake.set()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=30)
-        self.flush()
+        """Stop the thread and write what is left.
+
+        The process is leaving when this runs, so another SIGTERM (multiprocessing's
+        Pool.terminate sends one to every worker) waits until the rows are written.
+        """
+        with deferred_signals():
+            self._closed = True
+            self._wake.set()
+            if self._thread.is_alive() and threading.current_thread() is not self._thread:
+                self._thread.join(timeout=30)
+            self.flush()
 
     def _run(self) -> None:
         while not self._closed:
@@ -96,12 +102,9 @@ class MetricBuffer:
             with self._write_lock:
                 try:
                     self._write_pending()
-                    self.last_error = None
-                except Exception as exc:  # kept for end_run to report; rows are retried
-                    self.last_error = exc
-                    failed = True
-                else:
                     failed = False
+                except Exception:  # the rows are kept; end_run's flush reports the error
+                    failed = True
             if failed:
                 time.sleep(_RETRY_DELAY_S)
 
@@ -124,23 +127,38 @@ class MetricBuffer:
 
 
 def buffer_for(store: Store) -> MetricBuffer:
-    """The metric buffer of ``store`` in this process, started on first use."""
-    key = ("metric_buffer", os.getpid())
-    buffer = store.state.get(key)
+    """The metric buffer of ``store`` in this process, started on first use.
+
+    A forked child starts with an empty ``store.state`` (see ``loopml.store``), so it gets
+    a buffer of its own instead of a copy of its parent's pending rows.
+    """
+    buffer = store.state.get("metric_buffer")
     if buffer is None:
         with _create_lock:
-            buffer = store.state.get(key)
+            buffer = store.state.get("metric_buffer")
             if buffer is None:
                 buffer = MetricBuffer(store)
-                store.state[key] = buffer
+                store.state["metric_buffer"] = buffer
                 store.on_close(buffer.close)
+                store.before_read(buffer.flush_if_pending)
+                _flush_at_child_exit(buffer)
     return buffer
 
 
-def flush_if_buffered(store: Store) -> None:
-    """Flush ``store``'s buffer if this process has one, so reads see our own writes."""
-    buffer = store.state.get(("metric_buffer", os.getpid()))
-    if buffer is not None and buffer.pending:
+def _flush_at_child_exit(buffer: MetricBuffer) -> None:
+    # multiprocessing children leave through os._exit and skip atexit handlers; they
+    # run multiprocessing's own finalizers instead.
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is not None and multiprocessing.parent_process() is not None:
+        from multiprocessing.util import Finalize
+
+        Finalize(buffer, buffer.close, exitpriority=10)
+
+
+def flush_buffered(store: Store) -> None:
+    """Write ``store``'s buffered metric values now, if this process has any."""
+    buffer = store.state.get("metric_buffer")
+    if buffer is not None:
         buffer.flush()
 
 

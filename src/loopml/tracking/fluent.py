@@ -23,7 +23,7 @@ from ..store import Store, close_default_stores, default_store
 from . import _signals
 from . import artifacts as _files
 from . import runs as _runs
-from ._buffer import buffer_for, flush_if_buffered
+from ._buffer import MetricBuffer, buffer_for, flush_buffered
 from .entities import FAILED, FINISHED, KILLED, RUNNING, ArtifactEntry, Run
 from .environment import capture_origin, environment_record, warm_up
 from .metrics import MetricRow, next_steps
@@ -38,7 +38,8 @@ class ActiveRun:
         self.id = run.id
         self.name = run.name
         self.experiment_name = run.experiment_name
-        self._buffer = buffer_for(store)
+        self._pid = os.getpid()
+        self._buffer: MetricBuffer | None = buffer_for(store)
         self._next_step: dict[str, int] = {}
         self._checked_keys: set[str] = set()
         self.ended = False
@@ -65,8 +66,13 @@ class ActiveRun:
     @property
     def info(self) -> Run:
         """The run as stored now, including every metric logged so far."""
-        self._buffer.flush()
-        return _runs.get_run(self.store, self.id)
+        return _runs.get_run(self.store, self.id)  # reads flush buffered metrics first
+
+    def _metric_buffer(self) -> MetricBuffer:
+        # None in a forked child: it logs through a buffer (and thread) of its own.
+        if self._buffer is None:
+            self._buffer = buffer_for(self.store)
+        return self._buffer
 
     def log_param(self, key: str, value: Any) -> None:
         _runs.log_params(self.store, self.id, {key: value})
@@ -85,7 +91,7 @@ class ActiveRun:
         step = self._next_step.get(key, 0) if step is None else metric_step(key, step)
         self._next_step[key] = step + 1
         when = now_ms() if timestamp is None else metric_timestamp(key, timestamp)
-        self._buffer.add(MetricRow(self.id, key, number, step, when))
+        (self._buffer or self._metric_buffer()).add(MetricRow(self.id, key, number, step, when))
 
     def log_metrics(
         self, values: Mapping[str, Any], step: int | None = None, timestamp: int | None = None
@@ -103,7 +109,7 @@ class ActiveRun:
             rows.append(MetricRow(self.id, key, metric_value(key, value), point_step, when))
         for row in rows:
             next_step[row.key] = row.step + 1
-        self._buffer.extend(rows)
+        (self._buffer or self._metric_buffer()).extend(rows)
 
     def set_tag(self, key: str, value: Any) -> None:
         _runs.set_tags(self.store, self.id, {key: value})
@@ -147,8 +153,9 @@ class ActiveRun:
         """Flush buffered metrics, record the imported packages and set the final status."""
         if self.ended:
             return
-        self._buffer.flush()
-        _runs.set_run_status(self.store, self.id, status, environment=environment_record())
+        self._metric_buffer().flush()
+        if os.getpid() == self._pid:  # a forked child flushes its values, never ends the run
+            _runs.set_run_status(self.store, self.id, status, environment=environment_record())
         self.ended = True
         _forget(self)
 
@@ -239,7 +246,7 @@ def status_for_exit(exc: BaseException | None) -> str:
 
 def flush_metrics() -> None:
     """Write buffered metric values now (reads in this process do this on their own)."""
-    flush_if_buffered(default_store())
+    flush_buffered(default_store())
 
 
 def _require_active() -> ActiveRun:
@@ -253,6 +260,14 @@ def _forget(run: ActiveRun) -> None:
     with _stack_lock:
         if run in _stack:
             _stack.remove(run)
+
+
+def _forget_inherited_buffers() -> None:
+    for run in _stack:
+        run._buffer = None
+
+
+os.register_at_fork(after_in_child=_forget_inherited_buffers)
 
 
 def _install_exit_hooks() -> None:
@@ -291,6 +306,8 @@ def _end_open_runs() -> None:
     else:
         status = FINISHED
     for run in reversed(list(_stack)):
+        if run._pid != os.getpid():
+            continue  # inherited from the parent by a fork: the parent ends it
         try:
             run.end(status)
         except Exception as exc:  # exiting anyway: report, do not hide other runs' ends
@@ -350,9 +367,7 @@ def log_table(table: Any, artifact_path: str = "table.parquet") -> ArtifactEntry
 
 def get_run(run_id: str) -> Run:
     """A run of the default store by id (or unique id prefix), with every metric flushed."""
-    store = default_store()
-    flush_if_buffered(store)
-    return _runs.get_run(store, run_id)
+    return _runs.get_run(default_store(), run_id)
 
 
 def search_runs(filter: str = "", **options: Any) -> Any:

@@ -78,9 +78,6 @@ def search_runs(
         where=where,
     ).limit(max_results)
 
-    from .._buffer import flush_if_buffered
-
-    flush_if_buffered(store)
     with store.read() as connection:
         run_rows = connection.execute(page).all()
         ids = [row.id for row in run_rows]
