@@ -12,7 +12,7 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, select
 
 from ..artifacts import BlobInfo, clean_artifact_path, join_artifact_path
 from ..clock import now_ms
@@ -31,6 +31,7 @@ def log_artifact(
     store: Store, run_id: str, local_path: str | Path, artifact_path: str | None = None
 ) -> list[ArtifactEntry]:
     """Attach a file, or every file under a folder, to a run under ``artifact_path``."""
+    run_id = _writable_run(store, run_id)  # before uploading anything
     source = Path(local_path)
     if source.is_file():
         files = [(source, join_artifact_path(artifact_path, source.name))]
@@ -58,6 +59,7 @@ def log_bytes(
 ) -> ArtifactEntry:
     """Attach in-memory content to a run (``log_dict``, ``log_figure`` and friends use this)."""
     dest = clean_artifact_path(artifact_path)
+    run_id = _writable_run(store, run_id)  # before uploading anything
     info = store.blobs.put_bytes(data)
     return _attach(store, run_id, [(dest, info, media_type or _media_type(dest))])[0]
 
@@ -201,26 +203,30 @@ def _attach(
 ) -> list[ArtifactEntry]:
     now = now_ms()
     with store.write() as connection:
-        require_active_run(connection, run_id)
+        run_id = require_active_run(connection, run_id)  # it may have been deleted meanwhile
         _insert_blobs(connection, {info.hash: info.size for _, info, _ in stored}, now)
-        paths = [dest for dest, _, _ in stored]
         before = dict(
             connection.execute(
                 select(run_artifacts.c.path, run_artifacts.c.blob).where(
-                    run_artifacts.c.run_id == run_id, run_artifacts.c.path.in_(paths)
+                    run_artifacts.c.run_id == run_id,
+                    run_artifacts.c.path.in_([dest for dest, _, _ in stored]),
                 )
             ).all()
         )
         changed = [item for item in stored if before.get(item[0]) != item[1].hash]
         if changed:
+            statement = conflict_insert(connection, run_artifacts)
+            new = statement.excluded
             connection.execute(
-                delete(run_artifacts).where(
-                    run_artifacts.c.run_id == run_id,
-                    run_artifacts.c.path.in_([dest for dest, _, _ in changed]),
-                )
-            )
-            connection.execute(
-                insert(run_artifacts),
+                statement.on_conflict_do_update(
+                    index_elements=["run_id", "path"],
+                    set_={
+                        "blob": new.blob,
+                        "size": new.size,
+                        "media_type": new.media_type,
+                        "created_at": new.created_at,
+                    },
+                ),
                 [
                     {
                         "run_id": run_id,
@@ -248,6 +254,11 @@ def _attach(
                 },
             )
     return [ArtifactEntry(dest, info.hash, info.size, mt, now) for dest, info, mt in stored]
+
+
+def _writable_run(store: Store, run_id: str) -> str:
+    with store.read() as connection:
+        return require_active_run(connection, run_id)
 
 
 def _insert_blobs(connection: Connection, sizes: dict[str, int], now: int) -> None:

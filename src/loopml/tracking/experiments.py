@@ -10,6 +10,7 @@ from ..errors import AlreadyExists, NotFound
 from ..governance import audit
 from ..store import Store
 from ..store.schema import experiment_tags, experiments
+from ..store.upsert import conflict_insert
 from .entities import ACTIVE, Experiment
 from .validation import check_name
 
@@ -28,10 +29,26 @@ def create_experiment(store: Store, name: str, *, description: str | None = None
 
 
 def get_or_create_experiment(connection: Connection, store: Store, name: str) -> int:
-    """The id of experiment ``name``, created (and audited) if missing; inside a write."""
+    """The id of experiment ``name``, created (and audited) if missing; inside a write.
+
+    Two processes creating the same new experiment at once both succeed: the database
+    keeps one row and the other insert does nothing.
+    """
     check_name(name, "experiment")
     found = _find(connection, name)
-    return found if found is not None else _insert(connection, store, name, None)
+    if found is not None:
+        return found
+    now = now_ms()
+    created = connection.execute(
+        conflict_insert(connection, experiments)
+        .values(name=name, lifecycle_stage=ACTIVE, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(experiments.c.id)
+    ).scalar_one_or_none()
+    if created is None:  # another process created it first
+        return _find(connection, name)  # type: ignore[return-value]
+    _audit_creation(connection, store, created, name, None)
+    return created
 
 
 def get_experiment(store: Store, ref: str | int) -> Experiment:
@@ -82,6 +99,13 @@ def _insert(connection: Connection, store: Store, name: str, description: str | 
         )
         .returning(experiments.c.id)
     ).scalar_one()
+    _audit_creation(connection, store, experiment_id, name, description)
+    return experiment_id
+
+
+def _audit_creation(
+    connection: Connection, store: Store, experiment_id: int, name: str, description: str | None
+) -> None:
     audit.record(
         connection,
         actor=store.actor,
@@ -90,7 +114,6 @@ def _insert(connection: Connection, store: Store, name: str, description: str | 
         object_id=str(experiment_id),
         after={"name": name, "description": description},
     )
-    return experiment_id
 
 
 def _to_experiment(row, tags: dict[str, str]) -> Experiment:

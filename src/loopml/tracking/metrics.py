@@ -61,7 +61,9 @@ def log_metrics(
     """Write metric values now, in one transaction (the SDK buffers in front of this)."""
     rows = metric_rows(run_id, values, step=step, timestamp=timestamp)
     with store.write() as connection:
-        require_active_run(connection, run_id)
+        full_id = require_active_run(connection, run_id)
+        if full_id != run_id:  # a prefix was given
+            rows = [row._replace(run_id=full_id) for row in rows]
         write_metric_rows(connection, rows)
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..clock import now_ms
 from ..errors import Conflict, InvalidInput, NotFound
@@ -19,6 +18,7 @@ from ..store import Store
 from ..store.schema import experiments, latest_metrics, runs
 from ..store.schema import params as params_table
 from ..store.schema import tags as tags_table
+from ..store.upsert import conflict_insert
 from .entities import (
     ACTIVE,
     DEFAULT_EXPERIMENT,
@@ -73,50 +73,40 @@ def create_run(
     tag_rows = _tag_rows(tags or {})
     origin = origin or RunOrigin()
     run_id = secrets.token_hex(16)
-    for attempt in range(2):
-        try:
-            with store.write() as connection:
-                experiment_id = get_or_create_experiment(connection, store, experiment)
-                if parent_run_id is not None:
-                    _require_run(connection, parent_run_id)
-                row = {
-                    "id": run_id,
-                    "experiment_id": experiment_id,
-                    "parent_run_id": parent_run_id,
-                    "name": name,
-                    "status": RUNNING,
-                    "lifecycle_stage": ACTIVE,
-                    "user": store.actor,
-                    "description": description,
-                    "start_time": now_ms(),
-                    **origin.__dict__,
-                }
-                connection.execute(insert(runs).values(**row))
-                _insert_params(connection, run_id, param_rows)
-                if tag_rows:
-                    connection.execute(
-                        insert(tags_table), [{"run_id": run_id, **tag} for tag in tag_rows]
-                    )
-                audit.record(
-                    connection,
-                    actor=store.actor,
-                    action="run.create",
-                    object_type="run",
-                    object_id=run_id,
-                    after={
-                        "experiment": experiment,
-                        "name": name,
-                        "parent_run_id": parent_run_id,
-                        "params": {r["key"]: r["value"] for r in param_rows},
-                        "tags": {r["key"]: r["value"] for r in tag_rows},
-                    },
-                )
-            break
-        except IntegrityError:
-            # Two processes created the same new experiment at once (PostgreSQL); the
-            # second attempt finds it.
-            if attempt:
-                raise
+    with store.write() as connection:
+        experiment_id = get_or_create_experiment(connection, store, experiment)
+        if parent_run_id is not None:
+            _require_run(connection, parent_run_id)
+        row = {
+            "id": run_id,
+            "experiment_id": experiment_id,
+            "parent_run_id": parent_run_id,
+            "name": name,
+            "status": RUNNING,
+            "lifecycle_stage": ACTIVE,
+            "user": store.actor,
+            "description": description,
+            "start_time": now_ms(),
+            **origin.__dict__,
+        }
+        connection.execute(insert(runs).values(**row))
+        _insert_params(connection, run_id, param_rows)
+        if tag_rows:
+            connection.execute(insert(tags_table), [{"run_id": run_id, **tag} for tag in tag_rows])
+        audit.record(
+            connection,
+            actor=store.actor,
+            action="run.create",
+            object_type="run",
+            object_id=run_id,
+            after={
+                "experiment": experiment,
+                "name": name,
+                "parent_run_id": parent_run_id,
+                "params": {r["key"]: r["value"] for r in param_rows},
+                "tags": {r["key"]: r["value"] for r in tag_rows},
+            },
+        )
     return get_run(store, run_id)
 
 
@@ -289,43 +279,43 @@ def log_params(store: Store, run_id: str, values: Mapping[str, Any]) -> None:
     rows = _param_rows(values)
     if not rows:
         return
-    for attempt in range(2):
-        try:
-            with store.write() as connection:
-                require_active_run(connection, run_id)
-                existing = dict(
-                    connection.execute(
-                        select(params_table.c.key, params_table.c.value).where(
-                            params_table.c.run_id == run_id,
-                            params_table.c.key.in_([row["key"] for row in rows]),
-                        )
-                    ).all()
+    with store.write() as connection:
+        run_id = require_active_run(connection, run_id)
+        # Insert what is new and let the database settle races on the key; then every
+        # key must hold the value asked for, whoever wrote it.
+        statement = conflict_insert(connection, params_table).on_conflict_do_nothing(
+            index_elements=["run_id", "key"]
+        )
+        inserted = set(
+            connection.execute(
+                statement.returning(params_table.c.key),
+                [{"run_id": run_id, **row} for row in rows],
+            ).scalars()
+        )
+        stored = dict(
+            connection.execute(
+                select(params_table.c.key, params_table.c.value).where(
+                    params_table.c.run_id == run_id,
+                    params_table.c.key.in_([row["key"] for row in rows]),
                 )
-                for row in rows:
-                    old = existing.get(row["key"])
-                    if old is not None and old != row["value"]:
-                        raise Conflict(
-                            f"param '{row['key']}' of run {run_id[:8]} is already {old!r}; "
-                            f"refusing {row['value']!r}",
-                            hint="params are immutable: start a new run, or record it as a tag",
-                        )
-                new = [row for row in rows if row["key"] not in existing]
-                if new:
-                    _insert_params(connection, run_id, new)
-                    audit.record(
-                        connection,
-                        actor=store.actor,
-                        action="run.params",
-                        object_type="run",
-                        object_id=run_id,
-                        after={row["key"]: row["value"] for row in new},
-                    )
-            return
-        except IntegrityError:
-            # Another process inserted one of the keys between our read and write
-            # (PostgreSQL); the retry re-reads and reports a real conflict, if any.
-            if attempt:
-                raise
+            ).all()
+        )
+        for row in rows:
+            if stored[row["key"]] != row["value"]:
+                raise Conflict(
+                    f"param '{row['key']}' of run {run_id[:8]} is already "
+                    f"{stored[row['key']]!r}; refusing {row['value']!r}",
+                    hint="params are immutable: start a new run, or record it as a tag",
+                )
+        if inserted:
+            audit.record(
+                connection,
+                actor=store.actor,
+                action="run.params",
+                object_type="run",
+                object_id=run_id,
+                after={row["key"]: row["value"] for row in rows if row["key"] in inserted},
+            )
 
 
 def set_tags(store: Store, run_id: str, values: Mapping[str, Any]) -> None:
@@ -334,24 +324,25 @@ def set_tags(store: Store, run_id: str, values: Mapping[str, Any]) -> None:
     if not rows:
         return
     with store.write() as connection:
-        require_active_run(connection, run_id)
-        keys = [row["key"] for row in rows]
+        run_id = require_active_run(connection, run_id)
         before = dict(
             connection.execute(
                 select(tags_table.c.key, tags_table.c.value).where(
-                    tags_table.c.run_id == run_id, tags_table.c.key.in_(keys)
+                    tags_table.c.run_id == run_id,
+                    tags_table.c.key.in_([row["key"] for row in rows]),
                 )
             ).all()
         )
         changed = [row for row in rows if before.get(row["key"]) != row["value"]]
         if not changed:
             return
+        statement = conflict_insert(connection, tags_table)
         connection.execute(
-            delete(tags_table).where(
-                tags_table.c.run_id == run_id, tags_table.c.key.in_([row["key"] for row in changed])
-            )
+            statement.on_conflict_do_update(
+                index_elements=["run_id", "key"], set_={"value": statement.excluded.value}
+            ),
+            [{"run_id": run_id, **row} for row in changed],
         )
-        connection.execute(insert(tags_table), [{"run_id": run_id, **row} for row in changed])
         audit.record(
             connection,
             actor=store.actor,
@@ -366,7 +357,7 @@ def set_tags(store: Store, run_id: str, values: Mapping[str, Any]) -> None:
 def delete_tag(store: Store, run_id: str, key: str) -> None:
     check_key(key, "tag")
     with store.write() as connection:
-        require_active_run(connection, run_id)
+        run_id = require_active_run(connection, run_id)
         old = connection.execute(
             select(tags_table.c.value).where(tags_table.c.run_id == run_id, tags_table.c.key == key)
         ).scalar_one_or_none()
@@ -394,13 +385,19 @@ def _require_run(connection: Connection, run_id: str) -> str:
     return stage
 
 
-def require_active_run(connection: Connection, run_id: str) -> None:
-    """Raise :class:`NotFound` if run ``run_id`` does not exist, :class:`Conflict` if deleted."""
+def require_active_run(connection: Connection, run_id: str) -> str:
+    """The full id of run ``run_id`` (an id or unique prefix).
+
+    Raises :class:`NotFound` when there is no such run and :class:`Conflict` when it is
+    deleted.
+    """
+    run_id = resolve_run_id(connection, run_id)
     if _require_run(connection, run_id) == DELETED:
         raise Conflict(
             f"run {run_id[:8]} is deleted",
             hint=f"restore it first: loopml runs restore {run_id[:8]}",
         )
+    return run_id
 
 
 def _param_rows(values: Mapping[str, Any]) -> list[dict[str, Any]]:
