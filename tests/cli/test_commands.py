@@ -199,3 +199,28 @@ def test_version_and_help(tmp_path: Path) -> None:
     assert helped.returncode == 0
     for noun in ("init", "experiments", "runs", "artifacts", "audit"):
         assert noun in helped.stdout
+
+
+def test_user_text_that_looks_like_markup_prints_as_written(workspace: Path) -> None:
+    code = (
+        "import loopml\n"
+        "with loopml.start_run(run_name='x[/]y', tags={'note': '[red]z[/red]'}) as run:\n"
+        "    print(run.id)\n"
+    )
+    run_id = run_python(code, cwd=workspace).stdout.strip()
+    listed = loopml_cli("runs", "ls", cwd=workspace)
+    assert listed.returncode == 0, listed.stderr
+    assert "x[/]y" in listed.stdout
+    shown = loopml_cli("runs", "show", run_id, cwd=workspace)
+    assert shown.returncode == 0, shown.stderr
+    assert "[red]z[/red]" in shown.stdout
+
+
+def test_an_unusable_destination_is_one_line(workspace: Path, trained) -> None:
+    (workspace / "afile").write_text("not a folder")
+    done = loopml_cli("artifacts", "get", trained[0], str(workspace / "afile"), cwd=workspace)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ")
+    assert str(workspace / "afile") in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1

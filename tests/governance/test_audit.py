@@ -122,3 +122,15 @@ def test_the_cli_verifies_and_names_tampering(project: Path) -> None:
     assert bad.stderr.startswith("error: the audit log was tampered with: 1 problem(s)")
     listed = loopml_cli("audit", "ls", "--json", "--limit", "1", cwd=project)
     assert '"action": "experiment.create"' in listed.stdout
+
+
+def test_a_deleted_head_row_is_reported_and_blocks_further_changes(history) -> None:
+    from loopml.errors import IntegrityFailure
+    from loopml.store.schema import audit_head
+
+    with history.write() as connection:
+        connection.execute(delete(audit_head))
+    assert verify(history).problems == ["the chain head row is missing"]
+    run_id = list_events(history, action="run.create")[0].object_id
+    with pytest.raises(IntegrityFailure, match="head row is missing"):
+        set_tags(history, run_id, {"x": "y"})

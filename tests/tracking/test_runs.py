@@ -178,3 +178,20 @@ def test_a_child_run_needs_an_existing_parent(store) -> None:
     assert child.parent_run_id == parent.id
     with pytest.raises(NotFound):
         create_run(store, parent_run_id="f" * 32)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda store, run: log_params(store, run.id, {"a": "x\x00y"}),
+        lambda store, run: set_tags(store, run.id, {"a": "x\x00y"}),
+        lambda store, run: create_run(store, description="x\x00y"),
+        lambda store, run: create_experiment(store, "e", description="x\x00y"),
+    ],
+)
+def test_nul_characters_are_refused_on_both_databases(store, call) -> None:
+    run = create_run(store)
+    before = _counts(store)
+    with pytest.raises(InvalidInput, match="NUL character"):
+        call(store, run)
+    assert _counts(store) == before

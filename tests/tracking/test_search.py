@@ -184,3 +184,9 @@ def test_an_order_by_error_quotes_the_order_by_clause(store) -> None:
     with pytest.raises(FilterSyntaxError, match="unknown field 'bogus'") as caught:
         search_runs(store, "metrics.loss > 0", order_by="bogus desc")
     assert "'⟶bogus desc'" in str(caught.value)
+
+
+def test_absurdly_nested_filters_are_refused_not_crashed(store) -> None:
+    with pytest.raises(FilterSyntaxError, match="nests deeper than 100 levels"):
+        search_runs(store, "not " * 3000 + "status = 'x'")
+    assert search_runs(store, "(" * 300 + "status = 'x'" + ")" * 300, output="list") == []

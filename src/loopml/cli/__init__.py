@@ -56,6 +56,9 @@ def main() -> None:
         _fail(str(exc), exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         _fail("interrupted", 130)
+    except OSError as exc:  # a path the user gave cannot be read or written
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}", 1)
     except Exception as exc:
         # Usage errors from the argument parser (unknown option, missing argument...).
         if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):

@@ -9,14 +9,23 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 # Output going to a pipe or file is never truncated or wrapped (scripts parse it), so
-# only a terminal's width applies.
+# only a terminal's width applies. Markup is off: run names, params and tags are the
+# user's text and print as written ("x[/]y" is not a style); colour goes through Text.
 _UNBOUNDED = 100_000
-console = Console(width=None if sys.stdout.isatty() else _UNBOUNDED)
+console = Console(markup=False, width=None if sys.stdout.isatty() else _UNBOUNDED)
 err_console = Console(
-    stderr=True, highlight=False, width=None if sys.stderr.isatty() else _UNBOUNDED
+    stderr=True,
+    markup=False,
+    highlight=False,
+    width=None if sys.stderr.isatty() else _UNBOUNDED,
 )
+
+
+def styled(text: str, style: str) -> Text:
+    return Text(text, style=style)
 
 
 def print_json(data: Any) -> None:

@@ -11,7 +11,7 @@ from ..artifacts.verify import verify_blobs
 from ..errors import IntegrityFailure
 from ..store import open_store
 from ..tracking import download_artifacts, list_artifacts
-from ._output import console, err_console, print_json, table
+from ._output import console, err_console, print_json, styled, table
 
 app = typer.Typer(help="Artifacts: content-addressed files attached to runs.", no_args_is_help=True)
 
@@ -83,7 +83,7 @@ def verify(
         for kind, digests in (("corrupt", report.corrupt), ("missing", report.missing)):
             for digest in digests:
                 users = ", ".join(report.references.get(digest, [])) or "no run file"
-                console.print(f"[red]✗ {kind}[/red] {digest}  used by {users}")
+                console.print(styled(f"✗ {kind}", "red"), f"{digest}  used by {users}")
     if not report.ok:
         raise IntegrityFailure(
             f"{len(report.corrupt)} corrupt and {len(report.missing)} missing blob(s) in "

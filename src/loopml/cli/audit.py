@@ -8,7 +8,7 @@ from ..clock import format_ms
 from ..errors import IntegrityFailure
 from ..governance import list_events, verify
 from ..store import open_store
-from ._output import console, print_json, table
+from ._output import console, print_json, styled, table
 
 app = typer.Typer(help="The audit log: who changed what, when.", no_args_is_help=True)
 
@@ -60,7 +60,7 @@ def verify_cmd(json_output: bool = typer.Option(False, "--json", help="Print JSO
         console.print(f"audit log intact: {report.checked} events verified")
     else:
         for problem in report.problems:
-            console.print(f"[red]✗[/red] {problem}")
+            console.print(styled("✗", "red"), problem)
     if not report.ok:
         raise IntegrityFailure(
             f"the audit log was tampered with: {len(report.problems)} problem(s), first: "

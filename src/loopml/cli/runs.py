@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 
 import typer
+from rich.text import Text
 
 from ..clock import format_ms
 from ..config import PROJECT_FILENAME
@@ -20,7 +21,7 @@ from ..tracking import (
     restore_run,
     search_runs,
 )
-from ._output import console, fmt_duration, fmt_value, print_json, table
+from ._output import console, fmt_duration, fmt_value, print_json, styled, table
 
 app = typer.Typer(
     help="Runs: tracked executions with params, metrics and files.", no_args_is_help=True
@@ -70,7 +71,9 @@ def ls(
         )
     console.print(output)
     if len(found) == max_results:
-        console.print(f"[dim]showing the first {max_results}; raise --max-results for more[/dim]")
+        console.print(
+            styled(f"showing the first {max_results}; raise --max-results for more", "dim")
+        )
 
 
 @app.command("show")
@@ -85,7 +88,7 @@ def show(
     if json_output:
         print_json({**run.to_dict(), "artifacts": [entry.to_dict() for entry in files]})
         return
-    console.print(f"[bold]{run.name}[/bold]  {run.id}  ({run.experiment_name})")
+    console.print(styled(run.name, "bold"), f" {run.id}  ({run.experiment_name})")
     commit = run.git_commit[:12] if run.git_commit else "not in git"
     if run.git_dirty:
         commit += f" + uncommitted changes ({(run.git_diff_hash or '')[:12]})"
@@ -104,7 +107,7 @@ def show(
     }
     for key, value in facts.items():
         if value:
-            console.print(f"  {key:<9} {value}")
+            console.print(f"  {key:<8}", value)
     for title, values in (("params", run.params), ("metrics", run.metrics), ("tags", run.tags)):
         if values:
             section = table("key", "value", title=title)
@@ -142,7 +145,7 @@ def compare_table(store: Store, found: list[Run]):  # -> rich.table.Table
         style = "yellow" if len(set(values)) > 1 else ""
         output.add_row(
             f"params.{key}",
-            *(f"[{style}]{fmt_value(v)}[/]" if style else fmt_value(v) for v in values),
+            *(styled(fmt_value(v), style) for v in values),
         )
     objective = _objective(store)
     for key in sorted({key for run in found for key in run.metrics}):
@@ -151,7 +154,7 @@ def compare_table(store: Store, found: list[Run]):  # -> rich.table.Table
         output.add_row(
             f"metrics.{key}",
             *(
-                f"[bold green]{fmt_value(v)}[/]" if i == best else fmt_value(v)
+                styled(fmt_value(v), "bold green" if i == best else "")
                 for i, v in enumerate(values)
             ),
         )
@@ -229,9 +232,9 @@ def _lookup(run: Run, column: str) -> object:
     return source.get(key)
 
 
-def _status(status: str) -> str:
+def _status(status: str) -> Text:
     colour = {"FINISHED": "green", "FAILED": "red", "KILLED": "yellow", "RUNNING": "cyan"}
-    return f"[{colour.get(status, 'white')}]{status}[/]"
+    return styled(status, colour.get(status, ""))
 
 
 def _objective(store: Store) -> tuple[str, str] | None:

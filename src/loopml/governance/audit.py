@@ -17,6 +17,7 @@ from blake3 import blake3
 from sqlalchemy import Connection, insert, select, update
 
 from ..clock import now_ms
+from ..errors import IntegrityFailure
 from ..store.schema import GENESIS_HASH, audit_events, audit_head
 
 if TYPE_CHECKING:
@@ -84,7 +85,12 @@ def record(
     # are serialised already (BEGIN IMMEDIATE).
     head = connection.execute(
         select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).one()
+    ).first()
+    if head is None:
+        raise IntegrityFailure(
+            "the audit log's head row is missing, so no change can be recorded",
+            hint="the audit tables were tampered with: run 'loopml audit verify'",
+        )
     row = {
         "seq": head.seq + 1,
         "time": now_ms(),
@@ -137,7 +143,7 @@ def verify(store: Store) -> AuditReport:
     report = AuditReport()
     expected_seq, prev_hash = 1, GENESIS_HASH
     with store.read() as connection:
-        head = connection.execute(select(audit_head).where(audit_head.c.id == 1)).one()
+        head = connection.execute(select(audit_head).where(audit_head.c.id == 1)).first()
         rows = connection.execute(
             select(audit_events).order_by(audit_events.c.seq).execution_options(yield_per=2000)
         )
@@ -155,7 +161,9 @@ def verify(store: Store) -> AuditReport:
                 report.problems.append(f"event {row.seq} ({row.action}) was edited")
             expected_seq, prev_hash = row.seq + 1, row.hash
     last_seq = expected_seq - 1
-    if head.seq > last_seq:
+    if head is None:
+        report.problems.append("the chain head row is missing")
+    elif head.seq > last_seq:
         report.problems.append(_gap(last_seq + 1, head.seq))
     elif head.seq < last_seq or (head.seq == last_seq and head.hash != prev_hash):
         report.problems.append(f"the chain head (event {head.seq}) was edited")

@@ -12,12 +12,13 @@ from ..store import Store
 from ..store.schema import experiment_tags, experiments
 from ..store.upsert import conflict_insert
 from .entities import ACTIVE, Experiment
-from .validation import check_name
+from .validation import check_description, check_name
 
 
 def create_experiment(store: Store, name: str, *, description: str | None = None) -> Experiment:
     """Create an experiment; raises :class:`AlreadyExists` if the name is taken."""
     check_name(name, "experiment")
+    description = check_description(description, "experiment")
     try:
         with store.write() as connection:
             if _find(connection, name) is not None:

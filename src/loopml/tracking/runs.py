@@ -30,6 +30,7 @@ from .entities import (
 )
 from .experiments import get_or_create_experiment
 from .validation import (
+    check_description,
     check_key,
     check_mapping,
     check_name,
@@ -69,6 +70,7 @@ def create_run(
     """Start a RUNNING run in ``experiment`` (created if missing) with its first params/tags."""
     experiment = experiment or DEFAULT_EXPERIMENT
     name = check_name(name, "run") if name is not None else _friendly_name()
+    description = check_description(description, "run")
     param_rows = _param_rows(params or {})
     tag_rows = _tag_rows(tags or {})
     origin = origin or RunOrigin()

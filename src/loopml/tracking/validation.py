@@ -101,7 +101,7 @@ def metric_timestamp(key: str, timestamp: Any) -> int:
 
 
 def param_text(key: str, value: Any) -> str:
-    text = value if isinstance(value, str) else str(value)
+    text = _text(value, f"param '{key}'")
     if len(text) > PARAM_VALUE_LENGTH:
         raise InvalidInput(
             f"param '{key}' value is {len(text)} characters; the limit is {PARAM_VALUE_LENGTH}",
@@ -125,11 +125,24 @@ def param_number(value: Any, text: str) -> float | None:
 
 
 def tag_text(key: str, value: Any) -> str:
-    text = value if isinstance(value, str) else str(value)
+    text = _text(value, f"tag '{key}'")
     if len(text) > TAG_VALUE_LENGTH:
         raise InvalidInput(
             f"tag '{key}' value is {len(text)} characters; the limit is {TAG_VALUE_LENGTH}"
         )
+    return text
+
+
+def check_description(text: Any, kind: str) -> str | None:
+    """Free text attached to an experiment or run (None allowed)."""
+    return None if text is None else _text(text, f"{kind} description")
+
+
+def _text(value: Any, what: str) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if "\x00" in text:
+        # PostgreSQL cannot store NUL in text, SQLite can: refuse it on both.
+        raise InvalidInput(f"{what} contains a NUL character", hint="remove it from the value")
     return text
 
 

@@ -162,10 +162,10 @@ def parse_order_by(text: str) -> OrderTerm:
 
 
 @functools.cache
-def _parser(start: str):  # -> lark.Lark; built once per start symbol, on first use
+def _parser():  # -> lark.Lark; built once, on first use, for both start symbols
     from lark import Lark
 
-    return Lark(GRAMMAR, start=start, parser="lalr", maybe_placeholders=False)
+    return Lark(GRAMMAR, start=["start", "order_by"], parser="lalr", maybe_placeholders=False)
 
 
 def _parse(text: str, start: str):  # -> lark.Tree
@@ -173,7 +173,7 @@ def _parse(text: str, start: str):  # -> lark.Tree
 
     what = "filter" if start == "start" else "order_by"
     try:
-        return _parser(start).parse(text)
+        return _parser().parse(text, start=start)
     except (UnexpectedToken, UnexpectedEOF) as exc:
         at_end = isinstance(exc, UnexpectedEOF) or exc.token.type == "$END"
         raise FilterSyntaxError(
@@ -198,14 +198,24 @@ def _expected(names: Any) -> str:
     return " or ".join(friendly)
 
 
-def _to_ast(tree: Any, text: str) -> Condition:
+MAX_DEPTH = 100  # nesting of and/or/not/parentheses; deeper filters are refused, not crashed
+
+
+def _to_ast(tree: Any, text: str, depth: int = 0) -> Condition:
+    if depth > MAX_DEPTH:
+        raise FilterSyntaxError(
+            f"filter nests deeper than {MAX_DEPTH} levels",
+            text=text,
+            column=1,
+            hint="simplify it: 'in (...)' replaces long chains of 'or'",
+        )
     kind = tree.data
     if kind == "or_expr":
-        return Or(tuple(_to_ast(child, text) for child in tree.children))
+        return Or(tuple(_to_ast(child, text, depth + 1) for child in tree.children))
     if kind == "and_expr":
-        return And(tuple(_to_ast(child, text) for child in tree.children))
+        return And(tuple(_to_ast(child, text, depth + 1) for child in tree.children))
     if kind == "negation":
-        return Not(_to_ast(tree.children[0], text))
+        return Not(_to_ast(tree.children[0], text, depth + 1))
     field = _field(tree.children[0])
     if kind == "compare":
         op = " ".join(str(tree.children[1]).lower().split())
