@@ -93,3 +93,11 @@ def test_a_url_whose_backend_is_not_installed_names_the_package() -> None:
     with pytest.raises(StoreError, match="gcsfs") as caught:
         open_blob_store("gs://bucket/prefix")
     assert caught.value.hint and "pip install" in caught.value.hint
+
+
+def test_s3_temporary_objects_of_dead_writers_are_removed_once_old(s3_url: str) -> None:
+    blobs = open_blob_store(s3_url)
+    blobs.fs.pipe_file(f"{blobs.root}/tmp/left-by-a-killed-writer", b"uploaded, never moved")
+    assert blobs.remove_stale_temp() == []  # young: its writer may still be copying it
+    assert blobs.remove_stale_temp(older_than_s=-60) == ["left-by-a-killed-writer"]
+    assert list(blobs.iter_hashes()) == []

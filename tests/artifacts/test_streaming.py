@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -87,13 +88,18 @@ def test_a_local_write_killed_midway_leaves_only_a_temp_file(tmp_path: Path) -> 
     assert list((root / "tmp").iterdir()) == []
 
 
-def test_temp_files_of_a_live_writer_are_kept(tmp_path: Path) -> None:
+def test_temp_files_of_live_or_remote_writers_are_kept_until_old(tmp_path: Path) -> None:
     blobs = LocalBlobStore(tmp_path)
     (tmp_path / "tmp").mkdir()
-    mine = tmp_path / "tmp" / f"{os.getpid()}-abc.part"
-    mine.write_bytes(b"in progress")
-    assert blobs.remove_stale_temp() == []
-    assert mine.exists()
+    mine = tmp_path / "tmp" / f"{os.getpid()}-abc-{socket.gethostname()}.part"
+    remote = tmp_path / "tmp" / "999999999-def-another-host.example.part"
+    for path in (mine, remote):
+        path.write_bytes(b"in progress")
+    assert blobs.remove_stale_temp() == []  # our writer lives; the other host's is unknown
+    assert mine.exists() and remote.exists()
+    old = time.time() - 7200
+    os.utime(remote, (old, old))
+    assert blobs.remove_stale_temp() == [remote.name]
 
 
 _S3_UPLOAD = """

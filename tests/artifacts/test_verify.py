@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import loopml
@@ -36,14 +37,15 @@ def test_corrupt_missing_and_orphaned_blobs_are_named_with_their_runs(project: P
     blobs.path_of(hashes["beta.txt"]).unlink()
     orphan = blobs.put_bytes(b"written, then the process died before its row")
     (project / ".loopml" / "artifacts" / "tmp").mkdir(exist_ok=True)
-    (project / ".loopml" / "artifacts" / "tmp" / "999999999-dead.part").write_bytes(b"partial")
+    dead = f"999999999-dead-{socket.gethostname()}.part"  # a writer on this host that died
+    (project / ".loopml" / "artifacts" / "tmp" / dead).write_bytes(b"partial")
 
     report = verify_blobs(loopml.default_store())
     assert not report.ok
     assert report.corrupt == [hashes["alpha.txt"]]
     assert report.missing == [hashes["beta.txt"]]
     assert report.orphaned == [orphan.hash]
-    assert report.temp_removed == ["999999999-dead.part"]
+    assert report.temp_removed == [dead]
     assert report.references[hashes["alpha.txt"]] == [f"{run_id}:alpha.txt"]
 
     done = loopml_cli("artifacts", "verify", "--json", cwd=project)

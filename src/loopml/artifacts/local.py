@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,21 +123,25 @@ class LocalBlobStore:
     def remove_stale_temp(self, *, older_than_s: float = 3600.0) -> list[str]:
         """Delete ``.part`` files left by killed writers; returns their names.
 
-        A temp file is stale when the process that wrote it is gone from this host, or
-        when it is older than ``older_than_s`` (a writer on another host sharing the disk).
+        Temp files are named ``<pid>-<random>-<host>.part``. One written on this host is
+        stale when its process is gone; one from another host sharing the disk, whose
+        processes cannot be checked from here, only when older than ``older_than_s``.
         """
         if not self._tmp.is_dir():
             return []
         removed = []
         now = time.time()
+        host = socket.gethostname()
         for tmp in self._tmp.iterdir():
-            pid_text = tmp.name.split("-", 1)[0]
-            alive = pid_text.isdigit() and _pid_alive(int(pid_text))
+            pid_text, _, rest = tmp.name.removesuffix(".part").partition("-")
+            writer_host = rest.partition("-")[2]
             try:
                 old = now - tmp.stat().st_mtime > older_than_s
             except FileNotFoundError:
                 continue
-            if not alive or old:
+            ours = writer_host == host and pid_text.isdigit()
+            dead = ours and not _pid_alive(int(pid_text))
+            if dead or old:
                 tmp.unlink(missing_ok=True)
                 removed.append(tmp.name)
         return removed
@@ -149,7 +154,7 @@ class LocalBlobStore:
                 f"cannot write to the artifact store at {self.root}: {exc.strerror}",
                 hint="check its permissions or set LOOPML_ARTIFACTS_URL",
             ) from None
-        return self._tmp / f"{os.getpid()}-{secrets.token_hex(8)}.part"
+        return self._tmp / f"{os.getpid()}-{secrets.token_hex(8)}-{socket.gethostname()}.part"
 
     def _publish(self, tmp: Path, digest: str) -> None:
         final = self.path_of(digest)

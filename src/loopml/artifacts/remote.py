@@ -1,22 +1,24 @@
 """Blobs on object storage (S3 and anything else fsspec reaches): ``<prefix>/blobs/ab/ab12…``.
 
-Object stores make a finished PUT visible at once and an unfinished multipart upload
-never, so a killed write leaves nothing behind under a blob's name. The hash is computed
-before the upload (the key must be known first) and the file is checked unchanged after
-it, so a file edited mid-upload is refused instead of stored under the wrong hash.
+A new blob is streamed to ``<prefix>/tmp/<random>`` while it is hashed and then copied,
+server-side, to its hash: what is stored under a hash is exactly what was hashed. Object
+stores never show an unfinished multipart upload, so a writer killed mid-upload leaves
+nothing; one killed between upload and copy leaves a temporary object that
+:meth:`FsspecBlobStore.remove_stale_temp` deletes once it is old.
 """
 
 from __future__ import annotations
 
 import contextlib
-import tempfile
+import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from blake3 import blake3
 
-from ..errors import IntegrityFailure, InvalidInput, NotFound, StoreError
+from ..errors import IntegrityFailure, NotFound, StoreError
 from .hashing import CHUNK_SIZE, hash_file, hash_stream, is_hash
 from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob
 
@@ -48,19 +50,13 @@ class FsspecBlobStore:
         return is_hash(digest) and self._call(self.fs.exists, self.key_of(digest))
 
     def put_file(self, source: str | Path) -> BlobInfo:
+        """Store a file; content already stored is hashed but not uploaded again."""
         source = Path(source)
-        before = source.stat()
         digest = hash_file(source)
-        if not self.exists(digest):
-            self._call(self.fs.put_file, str(source), self.key_of(digest))
-            after = source.stat()
-            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-                self.delete(digest)
-                raise InvalidInput(
-                    f"{source} changed while it was being stored",
-                    hint="store it again once nothing is writing to it",
-                )
-        return BlobInfo(digest, before.st_size)
+        if self.exists(digest):
+            return BlobInfo(digest, source.stat().st_size)
+        with open(source, "rb") as handle:
+            return self.put_stream(handle)
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         digest = blake3(data).hexdigest()
@@ -69,13 +65,27 @@ class FsspecBlobStore:
         return BlobInfo(digest, len(data))
 
     def put_stream(self, stream: BinaryIO) -> BlobInfo:
-        """Spool ``stream`` to a local temp file (hashing it) and upload that file."""
-        with tempfile.TemporaryDirectory(prefix="loopml-") as folder:
-            spool = Path(folder) / "blob"
-            with open(spool, "wb") as out:
+        """Upload to a temporary key while hashing, then move the object under its hash.
+
+        The bytes stored are exactly the bytes hashed, even if a file changes while it is
+        read, and nothing appears under a blob's name before its content is known.
+        """
+        temp_key = f"{self.root}/tmp/{secrets.token_hex(16)}"
+        hasher = blake3()
+        size = 0
+        try:
+            with self._call(self.fs.open, temp_key, "wb") as out:
                 while chunk := stream.read(CHUNK_SIZE):
+                    hasher.update(chunk)
                     out.write(chunk)
-            return self.put_file(spool)
+                    size += len(chunk)
+            digest = hasher.hexdigest()
+            if not self.exists(digest):
+                self._call(self.fs.copy, temp_key, self.key_of(digest))  # server-side copy
+        finally:
+            with contextlib.suppress(FileNotFoundError, StoreError):
+                self._call(self.fs.rm_file, temp_key)
+        return BlobInfo(digest, size)
 
     def open(self, digest: str) -> BinaryIO:
         try:
@@ -125,7 +135,25 @@ class FsspecBlobStore:
             self._call(self.fs.rm_file, self.key_of(digest))
 
     def remove_stale_temp(self, *, older_than_s: float = 3600.0) -> list[str]:
-        return []  # unfinished uploads are never visible as objects
+        """Delete temporary objects older than ``older_than_s`` (left by killed writers).
+
+        An upload that never finished is invisible already; this removes one that
+        finished but whose writer died before moving it under its hash.
+        """
+        cutoff = time.time() - older_than_s
+        removed = []
+        try:
+            entries = self._call(self.fs.ls, f"{self.root}/tmp", True)
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            modified = entry.get("LastModified") or entry.get("mtime")
+            stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified
+            if stamp is not None and stamp < cutoff:
+                with contextlib.suppress(FileNotFoundError):
+                    self._call(self.fs.rm_file, entry["name"])
+                removed.append(entry["name"].rsplit("/", 1)[-1])
+        return removed
 
     def _call(self, func: Any, *args: Any) -> Any:
         try:

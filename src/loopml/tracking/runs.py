@@ -121,27 +121,37 @@ def get_run(store: Store, run_id: str) -> Run:
             .join(experiments, experiments.c.id == runs.c.experiment_id)
             .where(runs.c.id == run_id)
         ).one()
-        param_map = dict(
-            connection.execute(
-                select(params_table.c.key, params_table.c.value).where(
-                    params_table.c.run_id == run_id
-                )
-            ).all()
-        )
-        metric_map = {
-            key: (float("nan") if value is None else value)
-            for key, value in connection.execute(
-                select(latest_metrics.c.key, latest_metrics.c.value).where(
-                    latest_metrics.c.run_id == run_id
-                )
-            )
-        }
-        tag_map = dict(
-            connection.execute(
-                select(tags_table.c.key, tags_table.c.value).where(tags_table.c.run_id == run_id)
-            ).all()
-        )
-    return row_to_run(row, param_map, metric_map, tag_map)
+        values = key_values(connection, [run_id])
+    return row_to_run(
+        row,
+        values["params"].get(run_id, {}),
+        values["metrics"].get(run_id, {}),
+        values["tags"].get(run_id, {}),
+    )
+
+
+_CHUNK = 900  # bound parameters per IN list, under every SQLite build's limit
+
+
+def key_values(connection: Connection, ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Latest metrics, params and tags of runs ``ids``: ``{"metrics": {run_id: {key: value}}}``."""
+    found: dict[str, dict[str, dict[str, Any]]] = {"metrics": {}, "params": {}, "tags": {}}
+    for name, table in (
+        ("metrics", latest_metrics),
+        ("params", params_table),
+        ("tags", tags_table),
+    ):
+        per_run = found[name]
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = connection.execute(
+                select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(chunk))
+            ).all()  # one fetchall: iterating a result fetches row by row
+            for run_id, key, value in rows:
+                if value is None and name == "metrics":
+                    value = float("nan")
+                per_run.setdefault(run_id, {})[key] = value
+    return found
 
 
 def row_to_run(

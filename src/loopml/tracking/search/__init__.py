@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Connection, select
-
 from ...errors import InvalidInput
 from ...store import Store
-from ...store.schema import experiments, latest_metrics, params, runs, tags
+from ...store.schema import experiments, runs
 from ..entities import ACTIVE, DELETED, Run
-from ..runs import row_to_run
+from ..runs import key_values, row_to_run
 from .parser import parse_filter, parse_order_by
 from .query import QueryBuilder
 
@@ -81,7 +79,7 @@ def search_runs(
     with store.read() as connection:
         run_rows = connection.execute(page).all()
         ids = [row.id for row in run_rows]
-        values = _key_values(connection, ids)
+        values = key_values(connection, ids)
     if output == "list":
         return [
             row_to_run(
@@ -93,25 +91,6 @@ def search_runs(
             for row in run_rows
         ]
     return _frame(run_rows, values)
-
-
-_CHUNK = 900  # bound parameters per IN list, under every SQLite build's limit
-
-
-def _key_values(connection: Connection, ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
-    found: dict[str, dict[str, dict[str, Any]]] = {"metrics": {}, "params": {}, "tags": {}}
-    for name, table in (("metrics", latest_metrics), ("params", params), ("tags", tags)):
-        per_run = found[name]
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            rows = connection.execute(
-                select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(chunk))
-            ).all()  # one fetchall: iterating a result fetches row by row
-            for run_id, key, value in rows:
-                if value is None and name == "metrics":
-                    value = float("nan")
-                per_run.setdefault(run_id, {})[key] = value
-    return found
 
 
 def _frame(run_rows: list[Any], values: dict[str, dict[str, dict[str, Any]]]) -> pd.DataFrame:
