@@ -18,8 +18,8 @@ from typing import BinaryIO
 from blake3 import blake3
 
 from ..errors import StoreReadOnly
-from .hashing import CHUNK_SIZE, hash_file, hash_stream, is_hash
-from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob
+from .hashing import CHUNK_SIZE, hash_stream, is_hash
+from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob, put_file_once
 
 
 class LocalBlobStore:
@@ -42,12 +42,7 @@ class LocalBlobStore:
 
     def put_file(self, source: str | Path) -> BlobInfo:
         """Store a file's content; a file already stored is hashed but not copied again."""
-        source = Path(source)
-        digest = hash_file(source)
-        if self.exists(digest):
-            return BlobInfo(digest, source.stat().st_size)
-        with open(source, "rb") as handle:
-            return self.put_stream(handle)
+        return put_file_once(self, source)
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         digest = blake3(data).hexdigest()

@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 from blake3 import blake3
 
 from ..errors import IntegrityFailure, NotFound, StoreError
-from .hashing import CHUNK_SIZE, hash_file, hash_stream, is_hash
-from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob
+from .hashing import CHUNK_SIZE, hash_stream, is_hash
+from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob, put_file_once
 
 
 class FsspecBlobStore:
@@ -50,13 +50,8 @@ class FsspecBlobStore:
         return is_hash(digest) and self._call(self.fs.exists, self.key_of(digest))
 
     def put_file(self, source: str | Path) -> BlobInfo:
-        """Store a file; content already stored is hashed but not uploaded again."""
-        source = Path(source)
-        digest = hash_file(source)
-        if self.exists(digest):
-            return BlobInfo(digest, source.stat().st_size)
-        with open(source, "rb") as handle:
-            return self.put_stream(handle)
+        """Store a file's content; a file already stored is hashed but not copied again."""
+        return put_file_once(self, source)
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         digest = blake3(data).hexdigest()
