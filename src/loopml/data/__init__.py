@@ -1,0 +1,1 @@
+"""Datasets: immutable versions of files, folders and tables; schemas, validation, profiles."""
