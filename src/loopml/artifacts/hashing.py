@@ -12,8 +12,10 @@ HASH_CHUNK_SIZE = 8 << 20
 HASH_HEX_LENGTH = 64
 
 
-def hash_bytes(data: bytes) -> str:
-    return blake3(data).hexdigest()
+def hash_bytes(data: bytes | bytearray | memoryview) -> str:
+    """Hash a buffer; large ones (packs) on several threads."""
+    threads = blake3.AUTO if len(data) > 4 * CHUNK_SIZE else 1
+    return blake3(data, max_threads=threads).hexdigest()
 
 
 def hash_file(path: str | Path) -> str:

@@ -18,7 +18,7 @@ from typing import BinaryIO
 from blake3 import blake3
 
 from ..errors import StoreReadOnly
-from .hashing import CHUNK_SIZE, hash_stream, is_hash
+from .hashing import CHUNK_SIZE, hash_bytes, hash_stream, is_hash
 from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob, put_file_once
 
 
@@ -44,8 +44,8 @@ class LocalBlobStore:
         """Store a file's content; a file already stored is hashed but not copied again."""
         return put_file_once(self, source)
 
-    def put_bytes(self, data: bytes) -> BlobInfo:
-        digest = blake3(data).hexdigest()
+    def put_bytes(self, data: bytes | bytearray) -> BlobInfo:
+        digest = hash_bytes(data)
         if self.exists(digest):
             return BlobInfo(digest, len(data))
         tmp = self._new_temp()

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 from blake3 import blake3
 
 from ..errors import IntegrityFailure, NotFound, StoreError
-from .hashing import CHUNK_SIZE, hash_stream, is_hash
+from .hashing import CHUNK_SIZE, hash_bytes, hash_stream, is_hash
 from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob, put_file_once
 
 
@@ -53,8 +53,8 @@ class FsspecBlobStore:
         """Store a file's content; a file already stored is hashed but not copied again."""
         return put_file_once(self, source)
 
-    def put_bytes(self, data: bytes) -> BlobInfo:
-        digest = blake3(data).hexdigest()
+    def put_bytes(self, data: bytes | bytearray) -> BlobInfo:
+        digest = hash_bytes(data)
         if not self.exists(digest):
             self._call(self.fs.pipe_file, self.key_of(digest), data)
         return BlobInfo(digest, len(data))

@@ -1,1 +1,95 @@
-"""Datasets: immutable versions of files, folders and tables; schemas, validation, profiles."""
+"""Datasets: immutable, content-addressed versions of files, folders and tables.
+
+>>> import loopml.data
+>>> loopml.data.add("customers", "exports/customers.csv", message="March")  # doctest: +SKIP
+>>> frame = loopml.data.load("customers@1")  # doctest: +SKIP
+
+Inside an active run, ``load`` records the version the run read (lineage).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..store import default_store
+from .entities import Dataset, DatasetVersion
+from .versions import AddResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = [
+    "AddResult",
+    "Dataset",
+    "DatasetVersion",
+    "add",
+    "datasets",
+    "get",
+    "load",
+    "show",
+    "tag",
+    "versions",
+]
+
+
+def add(name: str, data: Any, *, message: str | None = None) -> AddResult:
+    """Add a file, a folder, or a pandas/polars/Arrow table as the next version of ``name``.
+
+    Content equal to the latest version's makes no new version (``result.created`` is
+    False). Files unchanged since they were last hashed are not read again.
+    """
+    from .versions import add as add_version
+
+    return add_version(default_store(), name, data, message=message)
+
+
+def load(ref: str, *, output: Literal["pandas", "arrow"] = "pandas") -> pd.DataFrame | pa.Table:
+    """A table version as a DataFrame (``"customers"``, ``"customers@3"``, ``"customers@gold"``).
+
+    Inside an active run, the run records that it read this version.
+    """
+    from ..tracking.fluent import active_run
+    from .versions import get_version, read_version_table, record_input
+
+    store = default_store()
+    version = get_version(store, ref)
+    table = read_version_table(store, version)
+    run = active_run()
+    if run is not None:
+        record_input(store, run.id, version)
+    return table if output == "arrow" else table.to_pandas()
+
+
+def get(ref: str, dest: str | Path) -> list[Path]:
+    """Write the exact bytes of a version under folder ``dest``; returns the files written."""
+    from .versions import materialize
+
+    return materialize(default_store(), ref, dest)
+
+
+def show(ref: str) -> DatasetVersion:
+    from .versions import get_version
+
+    return get_version(default_store(), ref)
+
+
+def versions(name: str) -> list[DatasetVersion]:
+    """Every version of dataset ``name``, newest first."""
+    from .versions import list_versions
+
+    return list_versions(default_store(), name)
+
+
+def datasets() -> list[Dataset]:
+    from .versions import list_datasets
+
+    return list_datasets(default_store())
+
+
+def tag(ref: str, name: str) -> DatasetVersion:
+    """Point tag ``name`` at version ``ref`` (``loopml.data.load("customers@gold")``)."""
+    from .versions import tag_version
+
+    return tag_version(default_store(), ref, name)

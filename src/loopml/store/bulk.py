@@ -16,15 +16,24 @@ from sqlalchemy.exc import DBAPIError
 
 
 def insert_rows(
-    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    skip_existing: bool = False,
 ) -> None:
-    """``INSERT INTO table (columns) VALUES (...)`` once per row, in one driver call."""
+    """``INSERT INTO table (columns) VALUES (...)`` once per row, in one driver call.
+
+    With ``skip_existing``, rows whose primary key is taken already are left out
+    (``ON CONFLICT DO NOTHING``), for content that another writer may store at once.
+    """
     if not rows:
         return
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in columns)
-    if dialect.name == "postgresql":
+    if dialect.name == "postgresql" and not skip_existing:
         # COPY streams the rows in one round trip: ~10x executemany on PostgreSQL.
         statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
         driver = connection.connection.driver_connection
@@ -47,5 +56,36 @@ def insert_rows(
     statement = (
         f"INSERT INTO {quote(table.name)} ({names}) "  # noqa: S608
         f"VALUES ({', '.join(marker for _ in columns)})"
+        + (" ON CONFLICT DO NOTHING" if skip_existing else "")
     )
     connection.exec_driver_sql(statement, rows if isinstance(rows, list) else list(rows))
+
+
+def rows_by_keys(
+    connection: Connection,
+    table: Table,
+    key: str,
+    values: Sequence[str],
+    columns: Sequence[str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Rows of ``table`` whose ``key`` is one of ``values`` (``columns``, default: the key).
+
+    Built as driver SQL in batches: compiling tens of thousands of bound parameters
+    through SQLAlchemy costs more than the lookups themselves.
+    """
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    selected = ", ".join(quote(name) for name in (columns or [key]))
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), _BATCH):
+        batch = tuple(values[start : start + _BATCH])
+        statement = (
+            f"SELECT {selected} FROM {quote(table.name)} "  # noqa: S608 - schema names only
+            f"WHERE {quote(key)} IN ({', '.join(marker for _ in batch)})"
+        )
+        found.extend(tuple(row) for row in connection.exec_driver_sql(statement, batch))
+    return found
+
+
+_BATCH = 900  # bound parameters per statement, under every SQLite build's limit

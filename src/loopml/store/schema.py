@@ -156,6 +156,80 @@ run_artifacts = Table(
     **_CLUSTERED,
 )
 
+# Content that lives inside a larger blob: many small files are packed into one blob (one
+# write instead of thousands); each keeps its own hash, found here with its offset.
+blob_parts = Table(
+    "blob_parts",
+    metadata,
+    Column("hash", String(HASH_LENGTH), primary_key=True),
+    Column("pack", ForeignKey("blobs.hash"), nullable=False, index=True),
+    Column("offset", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    **_CLUSTERED,
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    Column("description", Text),
+    # The validation schema (YAML) that `loopml data add` checks new versions against.
+    Column("schema_yaml", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("dataset_id", ForeignKey("datasets.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),  # file | folder | table
+    Column("format", String(16)),  # csv | parquet | jsonl for tables
+    Column("content_hash", String(HASH_LENGTH), nullable=False),
+    Column("blob", ForeignKey("blobs.hash"), nullable=False),  # the bytes, or a folder's manifest
+    Column("size", BigInteger, nullable=False),
+    Column("file_count", Integer, nullable=False),
+    Column("row_count", BigInteger),
+    Column("columns", Text),  # JSON: [[name, arrow type], ...] for tables
+    Column("profile_blob", ForeignKey("blobs.hash")),
+    Column("anomalies", Text),  # JSON: validation anomalies stored with --warn-only
+    Column("parent_version", Integer),
+    Column("author", String(NAME_LENGTH), nullable=False),
+    Column("message", Text),
+    Column("source", Text),  # JSON: where the data came from (path, dataframe, sql, url)
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "content_hash"),
+)
+
+dataset_tags = Table(
+    "dataset_tags",
+    metadata,
+    Column("dataset_id", ForeignKey("datasets.id"), primary_key=True),
+    Column("tag", String(NAME_LENGTH), primary_key=True),
+    Column("version", Integer, nullable=False),
+    ForeignKeyConstraint(
+        ["dataset_id", "version"], ["dataset_versions.dataset_id", "dataset_versions.version"]
+    ),
+    **_CLUSTERED,
+)
+
+# Lineage: which dataset versions a run read.
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("dataset_id", Integer, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["dataset_id", "version"], ["dataset_versions.dataset_id", "dataset_versions.version"]
+    ),
+    Index(None, "dataset_id", "version"),
+    **_CLUSTERED,
+)
+
 registered_models = Table(
     "registered_models",
     metadata,

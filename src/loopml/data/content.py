@@ -1,0 +1,364 @@
+"""Folder content: hashing with the stat cache, manifests, and packing small files.
+
+A folder version is a manifest (relative path, size, BLAKE3 hash per file) stored as a
+blob; its content hash is the hash of the canonical manifest, so it changes exactly when
+a file's path or bytes change. File content is stored once, whatever the folder: files
+up to :data:`PACK_FILE_MAX` are concatenated into packs of up to :data:`PACK_SIZE`
+(one write for thousands of files), larger files are blobs of their own. The
+``blob_parts`` table says where each packed file's bytes sit. Content is stored once
+across versions and datasets: only bytes the store lacks are written.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import queue
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from blake3 import blake3
+from sqlalchemy import Connection, select
+
+from ..artifacts import BlobInfo
+from ..artifacts.hashing import hash_file
+from ..clock import now_ms
+from ..errors import IntegrityFailure, InvalidInput
+from ..store import Store
+from ..store.bulk import insert_rows, rows_by_keys
+from ..store.schema import blob_parts, blobs
+from .scan import FoundFile
+from .statcache import FileStat, StatCache
+
+PACK_FILE_MAX = 1 << 20  # files up to 1 MiB are packed
+PACK_SIZE = 32 << 20  # a pack closes at 32 MiB
+_BATCH_FILES = 2000  # files read and hashed before one query for what the store lacks
+_MANIFEST_FORMAT = "loopml-manifest/1"
+_HASH_WORKERS = 4  # reading and hashing release the GIL: threads overlap both
+
+
+class ManifestEntry(NamedTuple):
+    path: str
+    size: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class StoredContent:
+    """Blobs and parts written for one folder version, to record in one transaction."""
+
+    blobs: list[BlobInfo]
+    parts: list[tuple[str, str, int, int]]  # hash, pack, offset, size
+
+
+@dataclass
+class Ingested:
+    entries: list[ManifestEntry]
+    fresh: list[tuple[str, FileStat, str]]
+    """(path, stat, hash) of files hashed now, for the stat cache."""
+    content: StoredContent
+    """What was stored while hashing (content the store did not hold yet)."""
+    unread: set[str]
+    """Hashes known from the stat cache only: stored already, or :func:`store_unread` them."""
+
+
+def ingest_folder(
+    store: Store,
+    found: list[FoundFile],
+    cache: StatCache,
+    root: Path,
+    progress: Callable[[int], None],
+) -> Ingested:
+    """Hash a folder's files and store the content that is new, in one pass.
+
+    Files unchanged since they were last hashed (stat cache) are not read at all. The
+    others are read once, in batches: each batch is hashed, one query finds which of
+    its contents the store lacks, and those go into packs that a writer thread hashes
+    and writes while the next batch is read.
+    """
+    known = cache.known(root)
+    hashes: list[str] = [""] * len(found)
+    misses: list[int] = []
+    for index, item in enumerate(found):
+        cached = known.get(item.path)
+        if cached is not None and cached[0] == item.stat:
+            hashes[index] = cached[1]
+        else:
+            misses.append(index)
+    progress(len(found) - len(misses))
+    unread = {hashes[i] for i in range(len(found)) if hashes[i]}
+    with _Packer(store) as packer:
+        for start in range(0, len(misses), _BATCH_FILES):
+            batch: dict[str, bytes | str] = {}
+            for index in misses[start : start + _BATCH_FILES]:
+                path = found[index].path
+                if found[index].stat.size > PACK_FILE_MAX:
+                    digest = _hash_large(path)
+                    batch.setdefault(digest, path)
+                else:
+                    data = _read(path)
+                    digest = blake3(data).hexdigest()
+                    batch.setdefault(digest, data)
+                hashes[index] = digest
+                progress(1)
+            for digest in sorted(_missing(store, set(batch))):
+                packer.add(digest, batch[digest])
+        content = packer.finish()
+    entries = [
+        ManifestEntry(item.relative, item.stat.size, digest)
+        for item, digest in zip(found, hashes, strict=True)
+    ]
+    fresh = [(found[i].path, found[i].stat, hashes[i]) for i in misses]
+    return Ingested(entries, fresh, content, unread - {h for i in misses for h in (hashes[i],)})
+
+
+def store_unread(
+    store: Store, ingested: Ingested, paths: dict[str, str], progress: Callable[[int], None]
+) -> StoredContent:
+    """Store content known only from the stat cache that the store does not hold.
+
+    Rare (blobs removed, or a cache that outlived its store), but a version must never
+    name content that is not there; the files are read and checked against their hash.
+    """
+    missing = _missing(store, ingested.unread)
+    if not missing:
+        return ingested.content
+    with _Packer(store) as packer:
+        for entry in ingested.entries:
+            if entry.hash in missing:
+                missing.discard(entry.hash)
+                source = paths[entry.path]
+                if entry.size > PACK_FILE_MAX:
+                    packer.add(entry.hash, source)
+                else:
+                    data = _read(source)
+                    _same(blake3(data).hexdigest(), entry, source)
+                    packer.add(entry.hash, data)
+                progress(1)
+        extra = packer.finish()
+    return StoredContent(
+        [*ingested.content.blobs, *extra.blobs], sorted([*ingested.content.parts, *extra.parts])
+    )
+
+
+class _Packer:
+    """Collects small contents into packs written by a background thread."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._chunks: list[bytes] = []
+        self._pending: list[tuple[str, int, int]] = []
+        self._size = 0
+        self._written: list[BlobInfo] = []
+        self._parts: list[tuple[str, str, int, int]] = []
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, name="loopml-packer", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> _Packer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def add(self, digest: str, content: bytes | str) -> None:
+        """Pack ``content`` (bytes), or store a large file (a path) as a blob of its own."""
+        self._raise_if_failed()
+        if isinstance(content, str):
+            info = self._store.blobs.put_file(content)
+            if info.hash != digest:
+                raise InvalidInput(
+                    f"{content} changed while it was being added", hint="add it again"
+                )
+            self._written.append(info)
+            return
+        if self._size + len(content) > PACK_SIZE:
+            self._seal()
+        self._pending.append((digest, self._size, len(content)))
+        self._chunks.append(content)
+        self._size += len(content)
+
+    def finish(self) -> StoredContent:
+        self._seal()
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_if_failed()
+        return StoredContent(self._written, sorted(self._parts))
+
+    def _seal(self) -> None:
+        if self._pending:
+            self._queue.put((self._chunks, self._pending))
+            self._chunks, self._pending, self._size = [], [], 0
+
+    def _write(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain; the error is raised in the adding thread
+            chunks, pending = item
+            try:
+                info = self._store.blobs.put_bytes(b"".join(chunks))
+            except BaseException as exc:  # handed to the adding thread
+                self._error = exc
+                continue
+            self._written.append(info)
+            self._parts.extend(
+                (digest, info.hash, offset, size) for digest, offset, size in pending
+            )
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+def content_hash(entries: Iterable[ManifestEntry]) -> str:
+    """The hash of a folder: of its canonical manifest, independent of how it is stored."""
+    hasher = blake3(b"loopml-folder/1\n")
+    for entry in entries:
+        hasher.update(f"{entry.path}\0{entry.size}\0{entry.hash}\n".encode())
+    return hasher.hexdigest()
+
+
+def encode_manifest(entries: list[ManifestEntry]) -> bytes:
+    document = {"format": _MANIFEST_FORMAT, "files": entries}  # tuples encode as arrays
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    return gzip.compress(text.encode("utf-8"), compresslevel=1, mtime=0)
+
+
+def decode_manifest(data: bytes, *, where: str) -> list[ManifestEntry]:
+    try:
+        document = json.loads(gzip.decompress(data))
+        if document.get("format") != _MANIFEST_FORMAT:
+            raise ValueError(f"unknown manifest format {document.get('format')!r}")
+        return [ManifestEntry(*entry) for entry in document["files"]]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise IntegrityFailure(f"the manifest of {where} cannot be read: {exc}") from None
+
+
+def record_content(connection: Connection, content: StoredContent) -> None:
+    """Register blobs and packed parts (inside the version's transaction)."""
+    now = now_ms()
+    insert_rows(
+        connection,
+        blobs,
+        ("hash", "size", "created_at"),
+        [(info.hash, info.size, now) for info in {i.hash: i for i in content.blobs}.values()],
+        skip_existing=True,
+    )
+    insert_rows(
+        connection,
+        blob_parts,
+        ("hash", "pack", "offset", "size"),
+        content.parts,
+        skip_existing=True,
+    )
+
+
+def read_content(store: Store, digest: str, size: int) -> bytes:
+    """The bytes of a file by content hash, whether packed or a blob of its own."""
+    with store.read() as connection:
+        part = connection.execute(
+            select(blob_parts.c.pack, blob_parts.c.offset).where(blob_parts.c.hash == digest)
+        ).first()
+    if part is None:
+        return store.blobs.read_bytes(digest)
+    with store.blobs.open(part.pack) as handle:
+        handle.seek(part.offset)
+        data = handle.read(size)
+    if blake3(data).hexdigest() != digest:
+        raise IntegrityFailure(
+            f"a file in pack {part.pack[:12]}… does not match its hash {digest[:12]}…",
+            hint="run 'loopml artifacts verify'",
+        )
+    return data
+
+
+def materialize_entries(
+    store: Store, entries: list[ManifestEntry], dest: Path, progress: Callable[[int], None]
+) -> Iterator[tuple[Path, str]]:
+    """Write every file of a manifest under ``dest``, hash-checked; yields (path, hash)."""
+    from ..artifacts import clean_artifact_path
+
+    locations = _locations(store, [entry.hash for entry in entries])
+    by_pack: dict[str, list[ManifestEntry]] = {}
+    for entry in entries:
+        where = locations.get(entry.hash)
+        by_pack.setdefault(where[0] if where else "", []).append(entry)
+    for pack, group in by_pack.items():
+        if not pack:  # content stored as blobs of their own
+            for entry in group:
+                target = dest / clean_artifact_path(entry.path)
+                store.blobs.get_file(entry.hash, target)
+                progress(1)
+                yield target, entry.hash
+            continue
+        with store.blobs.open(pack) as handle:
+            for entry in sorted(group, key=lambda item: locations[item.hash][1]):
+                handle.seek(locations[entry.hash][1])
+                data = handle.read(entry.size)
+                if blake3(data).hexdigest() != entry.hash:
+                    raise IntegrityFailure(
+                        f"{entry.path} in pack {pack[:12]}… does not match its hash",
+                        hint="run 'loopml artifacts verify'",
+                    )
+                target = dest / clean_artifact_path(entry.path)
+                _write_atomically(target, data)
+                progress(1)
+                yield target, entry.hash
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except PermissionError:
+        raise InvalidInput(f"cannot read {path}", hint="check its permissions") from None
+
+
+def _hash_large(path: str) -> str:
+    try:
+        return hash_file(path)
+    except PermissionError:
+        raise InvalidInput(f"cannot read {path}", hint="check its permissions") from None
+
+
+def _same(digest: str, entry: ManifestEntry, source: str) -> None:
+    if digest != entry.hash:
+        raise InvalidInput(
+            f"{source} changed while it was being added", hint="add it again once it is written"
+        )
+
+
+def _missing(store: Store, hashes: set[str]) -> set[str]:
+    """The hashes that are neither a packed part nor a blob of their own yet."""
+    wanted = sorted(hashes)
+    with store.read() as connection:
+        present = {row[0] for row in rows_by_keys(connection, blob_parts, "hash", wanted)}
+        rest = [digest for digest in wanted if digest not in present]
+        present.update(row[0] for row in rows_by_keys(connection, blobs, "hash", rest))
+    return hashes - present
+
+
+def _locations(store: Store, hashes: list[str]) -> dict[str, tuple[str, int]]:
+    with store.read() as connection:
+        rows = rows_by_keys(
+            connection, blob_parts, "hash", sorted(set(hashes)), ("hash", "pack", "offset")
+        )
+    return {digest: (pack, offset) for digest, pack, offset in rows}
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,69 @@
+"""Walk a folder for ``loopml data add``: every regular file with its stat, in path order.
+
+Symbolic links are followed (a dataset holds the content they point at); a link that
+leads back into a folder already on the walk is a loop and is refused with both names.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from ..errors import InvalidInput, NotFound
+from .statcache import FileStat
+
+
+class FoundFile(NamedTuple):
+    relative: str
+    """POSIX path inside the folder."""
+    path: str
+    """Absolute path (a string: 50,000 Path objects cost more than the walk)."""
+    stat: FileStat
+
+
+def scan_folder(root: Path) -> list[FoundFile]:
+    """All files under ``root`` (made absolute), sorted by relative path."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise NotFound(f"no folder at {root}", hint="check the path")
+    found: list[FoundFile] = []
+    _walk(str(root), "", found, {_identity(root): root})
+    found.sort(key=lambda item: item.relative)
+    return found
+
+
+def _walk(folder: str, prefix: str, found: list[FoundFile], ancestors: dict) -> None:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except PermissionError:
+        raise InvalidInput(f"cannot read folder {folder}", hint="check its permissions") from None
+    for entry in entries:
+        relative = f"{prefix}{entry.name}"
+        try:
+            stat = entry.stat(follow_symlinks=True)
+        except FileNotFoundError:
+            raise InvalidInput(
+                f"{Path(entry.path)} is a broken symbolic link", hint="remove it or fix its target"
+            ) from None
+        except OSError as exc:  # ELOOP: a link pointing at itself
+            raise InvalidInput(
+                f"cannot follow {Path(entry.path)}: {exc.strerror}", hint="remove the link"
+            ) from None
+        if entry.is_dir(follow_symlinks=True):
+            identity = (stat.st_dev, stat.st_ino)
+            if identity in ancestors:
+                raise InvalidInput(
+                    f"symbolic link loop: {Path(entry.path)} leads back to {ancestors[identity]}",
+                    hint="remove the link or add the folder it points at instead",
+                )
+            ancestors[identity] = Path(entry.path)
+            _walk(entry.path, relative + "/", found, ancestors)
+            del ancestors[identity]
+        elif entry.is_file(follow_symlinks=True):
+            found.append(FoundFile(relative, entry.path, FileStat.of(stat)))
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino

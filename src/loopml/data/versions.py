@@ -1,0 +1,529 @@
+"""Dataset versions: add, find, list, tag, materialise and load.
+
+``add`` hashes first and stores nothing when the content equals the latest version's.
+Tables are read (and so checked) before anything is stored, so bad input leaves the
+store as it was. Versions are numbered 1, 2, 3… per dataset under a lock on the
+dataset's row, so concurrent adds never share a number.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from blake3 import blake3
+from sqlalchemy import Connection, func, insert, select
+
+from ..artifacts.hashing import hash_file
+from ..clock import now_ms
+from ..errors import InvalidInput, NotFound
+from ..governance import audit
+from ..store import Store
+from ..store.schema import dataset_tags, dataset_versions, datasets, run_inputs
+from ..store.upsert import conflict_insert
+from .content import (
+    Ingested,
+    ManifestEntry,
+    StoredContent,
+    content_hash,
+    decode_manifest,
+    encode_manifest,
+    ingest_folder,
+    materialize_entries,
+    record_content,
+    store_unread,
+)
+from .entities import Dataset, DatasetVersion
+from .formats import read_table, table_format, table_to_parquet, to_arrow
+from .refs import DatasetRef, check_dataset_name, check_tag, parse_ref
+from .scan import scan_folder
+from .statcache import FileStat, StatCache
+
+Progress = Callable[[int], None]
+_LS_HINT = "list datasets with: loopml data ls"
+
+
+@dataclass(frozen=True)
+class AddResult:
+    version: DatasetVersion
+    created: bool
+    """False when the content equals the latest version's: nothing new was stored."""
+
+
+@dataclass
+class _Prepared:
+    """What is about to become a version, before anything is stored."""
+
+    kind: str
+    format: str | None
+    content_hash: str
+    size: int
+    file_count: int
+    source: dict[str, Any]
+    store_content: Callable[[Store, Progress], tuple[str, StoredContent]]
+    read: Callable[[], pa.Table] | None
+    fresh_hashes: list[tuple[str | Path, FileStat, str]]
+
+
+def add(
+    store: Store,
+    name: str,
+    data: Any,
+    *,
+    message: str | None = None,
+    source: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> AddResult:
+    """Add ``data`` (a path to a file or folder, or a DataFrame/Arrow table) as a version.
+
+    >>> add(store, "customers", "data/customers.csv", message="March export")  # doctest: +SKIP
+    """
+    name = check_dataset_name(name)
+    progress = progress or (lambda _n: None)
+    with StatCache(stat_cache_path(store)) as cache:
+        prepared = _prepare(store, data, cache, progress)
+        if source:
+            prepared.source = {**prepared.source, **source}
+        latest = _latest_version(store, name)
+        if latest is not None and latest.content_hash == prepared.content_hash:
+            cache.remember(prepared.fresh_hashes)
+            return AddResult(latest, created=False)
+        table = prepared.read() if prepared.read else None
+        if table is not None and table.num_rows == 0:
+            raise InvalidInput(
+                f"{prepared.source.get('path', 'the table')} has no rows", hint="add data rows"
+            )
+        blob, content = prepared.store_content(store, progress)
+        result = _record(store, name, prepared, blob, content, table, message)
+        cache.remember(prepared.fresh_hashes)
+    return result
+
+
+def stat_cache_path(store: Store) -> Path:
+    return store.config.home / "stat-cache.db"
+
+
+def get_version(store: Store, ref: str | DatasetRef) -> DatasetVersion:
+    """The version ``ref`` names: ``NAME`` (latest), ``NAME@3`` or ``NAME@TAG``."""
+    ref = parse_ref(ref) if isinstance(ref, str) else ref
+    with store.read() as connection:
+        dataset_id = _dataset_id(connection, ref.name)
+        latest = _max_version(connection, dataset_id)
+        if ref.tag is not None:
+            number = connection.execute(
+                select(dataset_tags.c.version).where(
+                    dataset_tags.c.dataset_id == dataset_id, dataset_tags.c.tag == ref.tag
+                )
+            ).scalar_one_or_none()
+            if number is None:
+                raise NotFound(
+                    f"dataset '{ref.name}' has no tag '{ref.tag}'",
+                    hint=f"see its versions and tags: loopml data ls {ref.name}",
+                )
+        else:
+            number = ref.version or latest
+        row = connection.execute(_version_query(dataset_id, number)).first()
+        if row is None:
+            raise NotFound(
+                f"dataset '{ref.name}' has no version {number}; latest is {latest}",
+                hint=f"loopml data ls {ref.name}",
+            )
+        return _to_version(row, ref.name, _tags_of(connection, dataset_id).get(number, []))
+
+
+def list_datasets(store: Store) -> list[Dataset]:
+    with store.read() as connection:
+        counts = dict(
+            connection.execute(
+                select(
+                    dataset_versions.c.dataset_id, func.max(dataset_versions.c.version)
+                ).group_by(dataset_versions.c.dataset_id)
+            ).all()
+        )
+        rows = connection.execute(select(datasets).order_by(datasets.c.name)).all()
+    return [
+        Dataset(
+            name=row.name,
+            description=row.description,
+            latest=counts.get(row.id),
+            versions=counts.get(row.id) or 0,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            has_schema=row.schema_yaml is not None,
+        )
+        for row in rows
+    ]
+
+
+def list_versions(store: Store, name: str) -> list[DatasetVersion]:
+    """Every version of dataset ``name``, newest first."""
+    check_dataset_name(name)
+    with store.read() as connection:
+        dataset_id = _dataset_id(connection, name)
+        tags = _tags_of(connection, dataset_id)
+        rows = connection.execute(
+            select(dataset_versions)
+            .where(dataset_versions.c.dataset_id == dataset_id)
+            .order_by(dataset_versions.c.version.desc())
+        ).all()
+    return [_to_version(row, name, tags.get(row.version, [])) for row in rows]
+
+
+def tag_version(store: Store, ref: str, tag: str) -> DatasetVersion:
+    """Point ``tag`` at a version (moving it if it pointed elsewhere); audited."""
+    tag = check_tag(tag)
+    version = get_version(store, ref)
+    with store.write() as connection:
+        dataset_id = _dataset_id(connection, version.dataset)
+        before = connection.execute(
+            select(dataset_tags.c.version).where(
+                dataset_tags.c.dataset_id == dataset_id, dataset_tags.c.tag == tag
+            )
+        ).scalar_one_or_none()
+        if before != version.version:
+            statement = conflict_insert(connection, dataset_tags)
+            connection.execute(
+                statement.values(
+                    dataset_id=dataset_id, tag=tag, version=version.version
+                ).on_conflict_do_update(
+                    index_elements=["dataset_id", "tag"],
+                    set_={"version": statement.excluded.version},
+                )
+            )
+            audit.record(
+                connection,
+                actor=store.actor,
+                action="dataset.tag",
+                object_type="dataset",
+                object_id=version.dataset,
+                before={"tag": tag, "version": before} if before is not None else None,
+                after={"tag": tag, "version": version.version},
+            )
+    return get_version(store, version.ref)
+
+
+def manifest(store: Store, version: DatasetVersion) -> list[ManifestEntry]:
+    """The files of a folder version (a file or table version is one entry)."""
+    if version.kind != "folder":
+        name = (version.source or {}).get("name") or f"{version.dataset}.{version.format or 'bin'}"
+        return [ManifestEntry(name, version.size, version.blob)]
+    return decode_manifest(store.blobs.read_bytes(version.blob), where=version.ref)
+
+
+def materialize(
+    store: Store, ref: str | DatasetVersion, dest: str | Path, *, progress: Progress | None = None
+) -> list[Path]:
+    """Write the exact bytes of a version under folder ``dest``; returns the files written.
+
+    The written files enter the stat cache, so adding them back costs no hashing.
+    """
+    version = ref if isinstance(ref, DatasetVersion) else get_version(store, ref)
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise InvalidInput(f"{dest} exists and is not a folder", hint="name a folder to write to")
+    entries = manifest(store, version)
+    written = list(materialize_entries(store, entries, dest, progress or (lambda _n: None)))
+    with StatCache(stat_cache_path(store)) as cache:
+        cache.remember(
+            (path.resolve(), FileStat.of(path.stat()), digest) for path, digest in written
+        )
+    return [path for path, _ in written]
+
+
+def read_version_table(store: Store, version: DatasetVersion) -> pa.Table:
+    """A table version (or a folder of tables of one format) as an Arrow table."""
+    if version.kind == "table":
+        data = store.blobs.read_bytes(version.blob)
+        return read_table(data, version.format or "parquet", name=version.ref)
+    if version.kind == "folder":
+        from .content import read_content
+
+        entries = manifest(store, version)
+        formats = {table_format(entry.path) for entry in entries}
+        if len(formats) == 1 and None not in formats:
+            fmt = formats.pop()
+            parts = [
+                read_table(read_content(store, e.hash, e.size), fmt, name=f"{version.ref}/{e.path}")
+                for e in entries
+            ]
+            return pa.concat_tables(parts, promote_options="permissive")
+    raise InvalidInput(
+        f"{version.ref} is a {version.kind}, not a table",
+        hint=f"copy its files out with: loopml data get {version.ref} DEST",
+    )
+
+
+def record_input(store: Store, run_id: str, version: DatasetVersion) -> None:
+    """Lineage: run ``run_id`` read ``version``."""
+    with store.write() as connection:
+        dataset_id = _dataset_id(connection, version.dataset)
+        connection.execute(
+            conflict_insert(connection, run_inputs)
+            .values(
+                run_id=run_id, dataset_id=dataset_id, version=version.version, created_at=now_ms()
+            )
+            .on_conflict_do_nothing()
+        )
+
+
+def run_inputs_of(store: Store, run_id: str) -> list[str]:
+    """``NAME@V`` of every dataset version run ``run_id`` read."""
+    with store.read() as connection:
+        rows = connection.execute(
+            select(datasets.c.name, run_inputs.c.version)
+            .join(datasets, datasets.c.id == run_inputs.c.dataset_id)
+            .where(run_inputs.c.run_id == run_id)
+            .order_by(datasets.c.name, run_inputs.c.version)
+        ).all()
+    return [f"{name}@{number}" for name, number in rows]
+
+
+# --- preparing content --------------------------------------------------------------
+
+
+def _prepare(store: Store, data: Any, cache: StatCache, progress: Progress) -> _Prepared:
+    if isinstance(data, str | Path):
+        path = Path(data).expanduser()
+        if path.is_dir():
+            return _prepare_folder(store, path.resolve(), cache, progress)
+        if path.is_file():
+            return _prepare_file(path.resolve(), cache)
+        raise NotFound(f"no file or folder at {path}", hint="check the path")
+    table = to_arrow(data)
+    payload = table_to_parquet(table)
+    return _Prepared(
+        kind="table",
+        format="parquet",
+        content_hash=blake3(payload).hexdigest(),
+        size=len(payload),
+        file_count=1,
+        source={"type": "dataframe", "library": type(data).__module__.split(".")[0]},
+        store_content=lambda store, _progress: _store_bytes(store, payload),
+        read=lambda: table,
+        fresh_hashes=[],
+    )
+
+
+def _prepare_file(path: Path, cache: StatCache) -> _Prepared:
+    stat = FileStat.of(path.stat())
+    digest = cache.lookup(path, stat)
+    fresh = []
+    if digest is None:
+        digest = hash_file(path)
+        fresh.append((path, stat, digest))
+    fmt = table_format(path)
+    return _Prepared(
+        kind="table" if fmt else "file",
+        format=fmt,
+        content_hash=digest,
+        size=stat.size,
+        file_count=1,
+        source={"type": "path", "path": str(path), "name": path.name},
+        store_content=lambda store, _progress: _store_file(store, path, digest),
+        read=(lambda: read_table(path, fmt, name=str(path))) if fmt else None,
+        fresh_hashes=fresh,
+    )
+
+
+def _prepare_folder(store: Store, root: Path, cache: StatCache, progress: Progress) -> _Prepared:
+    found = scan_folder(root)
+    if not found:
+        raise InvalidInput(f"folder {root} holds no files", hint="add a folder with files in it")
+    ingested = ingest_folder(store, found, cache, root, progress)
+    paths = {item.relative: item.path for item in found}
+    entries = ingested.entries
+    return _Prepared(
+        kind="folder",
+        format=None,
+        content_hash=content_hash(entries),
+        size=sum(entry.size for entry in entries),
+        file_count=len(entries),
+        source={"type": "path", "path": str(root), "name": root.name},
+        store_content=lambda store, progress: _store_folder(store, ingested, paths, progress),
+        read=None,
+        fresh_hashes=ingested.fresh,
+    )
+
+
+def _store_bytes(store: Store, payload: bytes) -> tuple[str, StoredContent]:
+    info = store.blobs.put_bytes(payload)
+    return info.hash, StoredContent([info], [])
+
+
+def _store_file(store: Store, path: Path, digest: str) -> tuple[str, StoredContent]:
+    info = store.blobs.put_file(path)
+    if info.hash != digest:
+        raise InvalidInput(f"{path} changed while it was being added", hint="add it again")
+    return info.hash, StoredContent([info], [])
+
+
+def _store_folder(
+    store: Store, ingested: Ingested, paths: dict[str, str], progress: Progress
+) -> tuple[str, StoredContent]:
+    content = store_unread(store, ingested, paths, progress)
+    listing = store.blobs.put_bytes(encode_manifest(ingested.entries))
+    return listing.hash, StoredContent([*content.blobs, listing], content.parts)
+
+
+# --- recording ------------------------------------------------------------------------
+
+
+def _record(
+    store: Store,
+    name: str,
+    prepared: _Prepared,
+    blob: str,
+    content: StoredContent,
+    table: pa.Table | None,
+    message: str | None,
+) -> AddResult:
+    now = now_ms()
+    with store.write() as connection:
+        dataset_id = _dataset_for_update(connection, store, name)
+        latest = _max_version(connection, dataset_id)
+        if latest is not None:
+            row = connection.execute(_version_query(dataset_id, latest)).one()
+            if row.content_hash == prepared.content_hash:  # added by another writer meanwhile
+                return AddResult(_to_version(row, name, []), created=False)
+        record_content(connection, content)
+        number = (latest or 0) + 1
+        connection.execute(
+            insert(dataset_versions).values(
+                dataset_id=dataset_id,
+                version=number,
+                kind=prepared.kind,
+                format=prepared.format,
+                content_hash=prepared.content_hash,
+                blob=blob,
+                size=prepared.size,
+                file_count=prepared.file_count,
+                row_count=table.num_rows if table is not None else None,
+                columns=_columns_json(table),
+                parent_version=latest,
+                author=store.actor,
+                message=message,
+                source=json.dumps(prepared.source, sort_keys=True),
+                created_at=now,
+            )
+        )
+        connection.execute(
+            datasets.update().where(datasets.c.id == dataset_id).values(updated_at=now)
+        )
+        audit.record(
+            connection,
+            actor=store.actor,
+            action="dataset.version",
+            object_type="dataset",
+            object_id=name,
+            after={
+                "version": number,
+                "kind": prepared.kind,
+                "content_hash": prepared.content_hash,
+                "files": prepared.file_count,
+                "bytes": prepared.size,
+                "rows": table.num_rows if table is not None else None,
+            },
+        )
+    return AddResult(get_version(store, f"{name}@{number}"), created=True)
+
+
+def _dataset_for_update(connection: Connection, store: Store, name: str) -> int:
+    """The dataset's id, created (and audited) if new, with its row locked for numbering."""
+    now = now_ms()
+    created = connection.execute(
+        conflict_insert(connection, datasets)
+        .values(name=name, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(datasets.c.id)
+    ).scalar_one_or_none()
+    if created is not None:
+        audit.record(
+            connection,
+            actor=store.actor,
+            action="dataset.create",
+            object_type="dataset",
+            object_id=name,
+            after={"name": name},
+        )
+    # PostgreSQL: concurrent adds to one dataset queue here; SQLite writers are serial.
+    return connection.execute(
+        select(datasets.c.id).where(datasets.c.name == name).with_for_update()
+    ).scalar_one()
+
+
+def _columns_json(table: pa.Table | None) -> str | None:
+    if table is None:
+        return None
+    return json.dumps([[field.name, str(field.type)] for field in table.schema])
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def _latest_version(store: Store, name: str) -> DatasetVersion | None:
+    try:
+        return get_version(store, DatasetRef(name))
+    except NotFound:
+        return None
+
+
+def _dataset_id(connection: Connection, name: str) -> int:
+    found = connection.execute(
+        select(datasets.c.id).where(datasets.c.name == name)
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"no dataset named '{name}'", hint=_LS_HINT)
+    return found
+
+
+def _max_version(connection: Connection, dataset_id: int) -> int | None:
+    return connection.execute(
+        select(func.max(dataset_versions.c.version)).where(
+            dataset_versions.c.dataset_id == dataset_id
+        )
+    ).scalar_one()
+
+
+def _version_query(dataset_id: int, number: int | None) -> Any:
+    return select(dataset_versions).where(
+        dataset_versions.c.dataset_id == dataset_id, dataset_versions.c.version == number
+    )
+
+
+def _tags_of(connection: Connection, dataset_id: int) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = {}
+    rows = connection.execute(
+        select(dataset_tags.c.version, dataset_tags.c.tag)
+        .where(dataset_tags.c.dataset_id == dataset_id)
+        .order_by(dataset_tags.c.tag)
+    )
+    for number, tag in rows:
+        tags.setdefault(number, []).append(tag)
+    return tags
+
+
+def _to_version(row: Any, name: str, tags: list[str]) -> DatasetVersion:
+    return DatasetVersion(
+        dataset=name,
+        version=row.version,
+        kind=row.kind,
+        format=row.format,
+        content_hash=row.content_hash,
+        blob=row.blob,
+        size=row.size,
+        file_count=row.file_count,
+        row_count=row.row_count,
+        columns=[tuple(pair) for pair in json.loads(row.columns)] if row.columns else None,
+        parent_version=row.parent_version,
+        author=row.author,
+        message=row.message,
+        source=json.loads(row.source) if row.source else None,
+        created_at=row.created_at,
+        profile_blob=row.profile_blob,
+        anomalies=json.loads(row.anomalies) if row.anomalies else None,
+        tags=tags,
+    )
