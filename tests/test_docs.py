@@ -37,6 +37,7 @@ PAGES = sorted(DOCS.glob("*.md"))
 EXPECTED_PAGES = {
     "index.md",
     "tracking.md",
+    "data.md",
     "search.md",
     "storage.md",
     "configuration.md",

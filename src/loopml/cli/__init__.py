@@ -13,7 +13,7 @@ from typing import NoReturn
 import typer
 
 from ..errors import LoopmlError
-from . import artifacts, audit, experiments, init, runs
+from . import artifacts, audit, data, experiments, init, runs
 from ._output import err_console
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.command("init")(init.init)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
+app.add_typer(data.app, name="data")
 app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(audit.app, name="audit")
 

@@ -1,0 +1,214 @@
+"""``loopml data``: add, list, show, fetch and tag dataset versions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from ..clock import format_ms
+from ..data.entities import DatasetVersion
+from ..data.versions import (
+    add,
+    get_version,
+    list_datasets,
+    list_versions,
+    manifest,
+    materialize,
+    tag_version,
+)
+from ..store import open_store
+from ._output import console, err_console, print_json, styled, table
+
+app = typer.Typer(
+    help="Datasets: immutable, content-addressed versions of files, folders and tables.",
+    no_args_is_help=True,
+)
+_SHOWN_FILES = 20
+
+
+@app.command("add")
+def add_cmd(
+    name: str = typer.Argument(..., help="Dataset name, e.g. customers."),
+    path: Path = typer.Argument(..., help="A file (CSV, Parquet, JSONL or any), or a folder."),
+    message: str = typer.Option(None, "--message", "-m", help="What changed in this version."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Add a file or folder as the next version of a dataset (no new version if unchanged)."""
+    store = open_store(create=True)
+    with _progress(f"adding {path}", quiet=json_output) as advance:
+        result = add(store, name, path, message=message, progress=advance)
+    version = result.version
+    if json_output:
+        print_json({"created": result.created, **version.to_dict()})
+        return
+    if result.created:
+        console.print(f"Added {version.ref}: {_summary(version)}")
+    else:
+        console.print(f"{version.ref} already holds this content: no new version")
+
+
+@app.command("ls")
+def ls(
+    name: str = typer.Argument(None, help="A dataset, to list its versions."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List datasets, or the versions of one dataset (newest first)."""
+    store = open_store(create=False)
+    if name is None:
+        found = list_datasets(store)
+        if json_output:
+            print_json([dataset.to_dict() for dataset in found])
+            return
+        output = table("dataset", "latest", "updated", "schema")
+        for dataset in found:
+            output.add_row(
+                dataset.name,
+                f"@{dataset.latest}" if dataset.latest else "",
+                format_ms(dataset.updated_at),
+                "yes" if dataset.has_schema else "",
+            )
+        console.print(output)
+        return
+    versions = list_versions(store, name)
+    if json_output:
+        print_json([version.to_dict() for version in versions])
+        return
+    output = table("version", "kind", "size", "contents", "tags", "author", "created", "message")
+    for version in versions:
+        output.add_row(
+            version.ref,
+            version.kind,
+            _bytes(version.size),
+            _contents(version),
+            ", ".join(version.tags),
+            version.author,
+            format_ms(version.created_at),
+            version.message or "",
+        )
+    console.print(output)
+
+
+@app.command("show")
+def show(
+    ref: str = typer.Argument(..., help="NAME, NAME@VERSION or NAME@TAG."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """One version: what it holds, where it came from, its columns or files."""
+    store = open_store(create=False)
+    version = get_version(store, ref)
+    files = manifest(store, version) if version.kind == "folder" else []
+    if json_output:
+        listing = [{"path": e.path, "size": e.size, "hash": e.hash} for e in files]
+        print_json({**version.to_dict(), "files": listing})
+        return
+    console.print(styled(version.ref, "bold"), f" {_summary(version)}")
+    facts = {
+        "content": version.content_hash,
+        "source": _source(version),
+        "parent": f"@{version.parent_version}" if version.parent_version else "",
+        "author": version.author,
+        "created": format_ms(version.created_at),
+        "message": version.message or "",
+        "tags": ", ".join(version.tags),
+    }
+    for key, value in facts.items():
+        if value:
+            console.print(f"  {key:<8}", value)
+    if version.columns:
+        columns = table("column", "type", title="columns")
+        for column, kind in version.columns:
+            columns.add_row(column, kind)
+        console.print(columns)
+    if files:
+        listing = table("path", "size", "hash", title=f"files ({len(files)})")
+        for entry in files[:_SHOWN_FILES]:
+            listing.add_row(entry.path, _bytes(entry.size), entry.hash[:16])
+        console.print(listing)
+        if len(files) > _SHOWN_FILES:
+            console.print(
+                styled(f"… and {len(files) - _SHOWN_FILES} more (--json lists all)", "dim")
+            )
+
+
+@app.command("get")
+def get(
+    ref: str = typer.Argument(..., help="NAME, NAME@VERSION or NAME@TAG."),
+    dest: Path = typer.Argument(Path("."), help="Folder to write the files into."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Write the exact bytes of a version into a folder, checking every hash."""
+    store = open_store(create=False)
+    version = get_version(store, ref)
+    with _progress(f"writing {version.ref}", total=version.file_count, quiet=json_output) as step:
+        written = materialize(store, version, dest, progress=step)
+    if json_output:
+        print_json([str(path) for path in written])
+    else:
+        console.print(f"wrote {len(written)} file(s) of {version.ref} to {dest}")
+
+
+@app.command("tag")
+def tag(
+    ref: str = typer.Argument(..., help="NAME@VERSION to tag."),
+    name: str = typer.Argument(..., help="The tag, e.g. gold (moves if it exists)."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Point a tag at a version; NAME@TAG then names it everywhere."""
+    store = open_store(create=False)
+    version = tag_version(store, ref, name)
+    if json_output:
+        print_json(version.to_dict())
+    else:
+        console.print(f"{version.dataset}@{name} -> {version.ref}")
+
+
+def _summary(version: DatasetVersion) -> str:
+    return f"{version.kind}, {_contents(version)}, {_bytes(version.size)}"
+
+
+def _contents(version: DatasetVersion) -> str:
+    if version.kind == "table":
+        columns = len(version.columns or [])
+        return f"{version.row_count:,} rows × {columns} columns ({version.format})"
+    if version.kind == "folder":
+        return f"{version.file_count:,} files"
+    return "1 file"
+
+
+def _source(version: DatasetVersion) -> str:
+    source = version.source or {}
+    if source.get("type") == "path":
+        return source.get("path", "")
+    if source.get("type") == "dataframe":
+        return f"a {source.get('library')} table"
+    return ", ".join(f"{k}={v}" for k, v in source.items())
+
+
+def _bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+@contextmanager
+def _progress(
+    label: str, *, total: int | None = None, quiet: bool = False
+) -> Iterator[Callable[[int], None]]:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet or not err_console.is_terminal,
+    ) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda count: progress.advance(task, count)
