@@ -177,13 +177,17 @@ def _root_command() -> Any:
 
 
 def _cli_commands() -> dict[str, Any]:
-    """``"loopml runs ls"`` -> its click command, for every command of every group."""
+    """``"loopml runs ls"`` -> its click command, for every command of every group, nested
+    groups included (``"loopml data schema set"``, and ``"loopml data schema"`` itself)."""
     found: dict[str, Any] = {}
-    for name, command in _root_command().commands.items():
-        for sub_name, sub in getattr(command, "commands", {}).items():
-            found[f"loopml {name} {sub_name}"] = sub
-        if not hasattr(command, "commands"):
-            found[f"loopml {name}"] = command
+
+    def walk(prefix: str, command: Any) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            if prefix != "loopml" or not hasattr(sub, "commands"):
+                found[f"{prefix} {name}"] = sub  # top-level groups have no heading of their own
+            walk(f"{prefix} {name}", sub)
+
+    walk("loopml", _root_command())
     return found
 
 

@@ -65,6 +65,12 @@ class FilterSyntaxError(InvalidInput):
         self.column = column
 
 
+class ValidationFailed(InvalidInput):
+    """Data broke its schema; ``details["report"]`` holds every anomaly found."""
+
+    code = "validation_failed"
+
+
 class NotFound(LoopmlError):
     """The named object does not exist."""
 

@@ -20,6 +20,7 @@ from ..data.versions import (
     materialize,
     tag_version,
 )
+from ..errors import InvalidInput, NotFound, ValidationFailed
 from ..store import open_store
 from ._output import console, err_console, print_json, styled, table
 
@@ -35,18 +36,40 @@ def add_cmd(
     name: str = typer.Argument(..., help="Dataset name, e.g. customers."),
     path: Path = typer.Argument(..., help="A file (CSV, Parquet, JSONL or any), or a folder."),
     message: str = typer.Option(None, "--message", "-m", help="What changed in this version."),
+    schema: Path = typer.Option(None, help="Check against this schema file, not the attached one."),
+    warn_only: bool = typer.Option(
+        False, "--warn-only", help="Store the version even if it breaks the schema."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Add a file or folder as the next version of a dataset (no new version if unchanged)."""
+    """Add a file or folder as the next version of a dataset (no new version if unchanged).
+
+    A table is checked against the dataset's schema first (see 'loopml data schema').
+    """
     store = open_store(create=True)
-    with _progress(f"adding {path}", quiet=json_output) as advance:
-        result = add(store, name, path, message=message, progress=advance)
+    checked = _read_schema(schema) if schema else None
+    with _progress(f"adding {path}", quiet=json_output) as advance, _report_failures(json_output):
+        result = add(
+            store,
+            name,
+            path,
+            message=message,
+            schema=checked,
+            warn_only=warn_only,
+            progress=advance,
+        )
     version = result.version
     if json_output:
         print_json({"created": result.created, **version.to_dict()})
         return
     if result.created:
         console.print(f"Added {version.ref}: {_summary(version)}")
+        if version.anomalies:
+            console.print(
+                styled(
+                    f"stored with {len(version.anomalies)} anomalies (loopml data show)", "yellow"
+                )
+            )
     else:
         console.print(f"{version.ref} already holds this content: no new version")
 
@@ -151,6 +174,84 @@ def get(
         console.print(f"wrote {len(written)} file(s) of {version.ref} to {dest}")
 
 
+@app.command("validate")
+def validate_cmd(
+    name: str = typer.Argument(..., help="The dataset whose schema applies."),
+    path: Path = typer.Argument(..., help="The table file to check (CSV, Parquet, JSONL)."),
+    schema: Path = typer.Option(None, help="Check against this schema file instead."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Check new data against a schema and print every anomaly; stores nothing."""
+    from ..data.checking import attached_schema, read_any_table
+    from ..data.validation import validate
+
+    store = open_store(create=False)
+    checked = _read_schema(schema) if schema else attached_schema(store, name)
+    if checked is None:
+        raise InvalidInput(
+            f"dataset '{name}' has no schema",
+            hint=f"attach one: loopml data schema set {name} schema.yaml, or pass --schema",
+        )
+    report = validate(read_any_table(path), checked)
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        console.print(report.to_text())
+    if report.errors:
+        raise ValidationFailed(
+            f"{path} breaks the schema of '{name}': {len(report.errors)} error(s)",
+            hint="see the report above",
+        )
+
+
+schema_app = typer.Typer(
+    help="Schemas: what a dataset's tables must look like.", no_args_is_help=True
+)
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("infer")
+def schema_infer(
+    ref: str = typer.Argument(..., help="A table version: NAME, NAME@VERSION or NAME@TAG."),
+) -> None:
+    """Print a schema inferred from a table version, as YAML to edit and attach."""
+    from ..data.schema import infer_schema
+    from ..data.versions import read_version_table
+
+    store = open_store(create=False)
+    table_data = read_version_table(store, get_version(store, ref))
+    typer.echo(infer_schema(table_data).to_yaml(), nl=False)
+
+
+@schema_app.command("set")
+def schema_set(
+    name: str = typer.Argument(..., help="The dataset."),
+    path: Path = typer.Argument(..., help="The schema file (YAML)."),
+) -> None:
+    """Attach a schema: later versions of the dataset are checked against it."""
+    from ..data.checking import set_schema
+
+    store = open_store(create=True)
+    schema = set_schema(store, name, _schema_text(path), source=str(path))
+    console.print(
+        f"dataset '{name}' now checks new versions against {path} ({len(schema.columns)} columns)"
+    )
+
+
+@schema_app.command("show")
+def schema_show(name: str = typer.Argument(..., help="The dataset.")) -> None:
+    """Print the schema attached to a dataset."""
+    from ..data.checking import attached_schema
+
+    store = open_store(create=False)
+    schema = attached_schema(store, name)
+    if schema is None:
+        raise NotFound(
+            f"dataset '{name}' has no schema", hint=f"loopml data schema set {name} FILE"
+        )
+    typer.echo(schema.to_yaml(), nl=False)
+
+
 @app.command("tag")
 def tag(
     ref: str = typer.Argument(..., help="NAME@VERSION to tag."),
@@ -164,6 +265,34 @@ def tag(
         print_json(version.to_dict())
     else:
         console.print(f"{version.dataset}@{name} -> {version.ref}")
+
+
+def _schema_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"no schema file at {path}", hint="check the path") from None
+
+
+def _read_schema(path: Path):  # -> Schema; imported lazily with the validation code
+    from ..data.schema import Schema
+
+    return Schema.from_yaml(_schema_text(path), source=str(path))
+
+
+@contextmanager
+def _report_failures(quiet: bool) -> Iterator[None]:
+    """Print the whole anomaly report before the one-line error of a failed check."""
+    try:
+        yield
+    except ValidationFailed as error:
+        report = getattr(error, "report", None)
+        if report is not None:
+            if quiet:
+                print_json(report.to_dict())
+            else:
+                console.print(report.to_text())
+        raise
 
 
 def _summary(version: DatasetVersion) -> str:

@@ -34,15 +34,20 @@ __all__ = [
 ]
 
 
-def add(name: str, data: Any, *, message: str | None = None) -> AddResult:
+def add(
+    name: str, data: Any, *, message: str | None = None, warn_only: bool = False
+) -> AddResult:
     """Add a file, a folder, or a pandas/polars/Arrow table as the next version of ``name``.
 
     Content equal to the latest version's makes no new version (``result.created`` is
-    False). Files unchanged since they were last hashed are not read again.
+    False). Files unchanged since they were last hashed are not read again. A table is
+    checked against the dataset's schema, if it has one: a version that breaks it raises
+    :class:`~loopml.errors.ValidationFailed`, unless ``warn_only`` stores it with its
+    anomalies.
     """
     from .versions import add as add_version
 
-    return add_version(default_store(), name, data, message=message)
+    return add_version(default_store(), name, data, message=message, warn_only=warn_only)
 
 
 def load(ref: str, *, output: Literal["pandas", "arrow"] = "pandas") -> pd.DataFrame | pa.Table:

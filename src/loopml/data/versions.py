@@ -25,6 +25,7 @@ from ..governance import audit
 from ..store import Store
 from ..store.schema import dataset_tags, dataset_versions, datasets, run_inputs
 from ..store.upsert import conflict_insert
+from .checking import attached_schema, check_table
 from .content import (
     Ingested,
     ManifestEntry,
@@ -41,6 +42,7 @@ from .entities import Dataset, DatasetVersion
 from .formats import read_table, table_format, table_to_parquet, to_arrow
 from .refs import DatasetRef, check_dataset_name, check_tag, parse_ref
 from .scan import scan_folder
+from .schema import Schema
 from .statcache import FileStat, StatCache
 
 Progress = Callable[[int], None]
@@ -76,9 +78,15 @@ def add(
     *,
     message: str | None = None,
     source: dict[str, Any] | None = None,
+    schema: Schema | None = None,
+    warn_only: bool = False,
     progress: Progress | None = None,
 ) -> AddResult:
     """Add ``data`` (a path to a file or folder, or a DataFrame/Arrow table) as a version.
+
+    A table is checked against ``schema``, or else the schema attached to the dataset:
+    errors refuse the version (:class:`~loopml.errors.ValidationFailed`, nothing stored)
+    unless ``warn_only``, which stores it with its anomalies.
 
     >>> add(store, "customers", "data/customers.csv", message="March export")  # doctest: +SKIP
     """
@@ -93,12 +101,16 @@ def add(
             cache.remember(prepared.fresh_hashes)
             return AddResult(latest, created=False)
         table = prepared.read() if prepared.read else None
+        label = prepared.source.get("path", f"the new version of '{name}'")
         if table is not None and table.num_rows == 0:
-            raise InvalidInput(
-                f"{prepared.source.get('path', 'the table')} has no rows", hint="add data rows"
-            )
+            raise InvalidInput(f"{label} has no rows", hint="add data rows")
+        anomalies = None
+        schema = schema or attached_schema(store, name)
+        if table is not None and schema is not None:
+            report = check_table(table, schema, name=label, warn_only=warn_only)
+            anomalies = report.to_dict()["anomalies"] or None
         blob, content = prepared.store_content(store, progress)
-        result = _record(store, name, prepared, blob, content, table, message)
+        result = _record(store, name, prepared, blob, content, table, message, anomalies)
         cache.remember(prepared.fresh_hashes)
     return result
 
@@ -380,6 +392,7 @@ def _record(
     content: StoredContent,
     table: pa.Table | None,
     message: str | None,
+    anomalies: list[dict[str, Any]] | None = None,
 ) -> AddResult:
     now = now_ms()
     with store.write() as connection:
@@ -407,6 +420,7 @@ def _record(
                 author=store.actor,
                 message=message,
                 source=json.dumps(prepared.source, sort_keys=True),
+                anomalies=json.dumps(anomalies, default=str) if anomalies else None,
                 created_at=now,
             )
         )
