@@ -41,3 +41,24 @@ def hash_stream(stream: BinaryIO) -> str:
 
 def is_hash(value: str) -> bool:
     return len(value) == HASH_HEX_LENGTH and all(c in "0123456789abcdef" for c in value)
+
+
+def copy_file(source: str | Path, dest: str | Path) -> None:
+    """Copy bytes in the kernel (``copy_file_range``: no trip through Python, and a
+    reflink on filesystems that can share blocks); plain reads and writes elsewhere."""
+    import os
+    import shutil
+
+    with open(source, "rb") as src, open(dest, "wb") as dst:
+        remaining = os.fstat(src.fileno()).st_size
+        try:
+            while remaining > 0:
+                copied = os.copy_file_range(src.fileno(), dst.fileno(), remaining)
+                if copied == 0:
+                    break
+                remaining -= copied
+        except (AttributeError, OSError):  # no copy_file_range here (or across devices)
+            src.seek(0)
+            dst.seek(0)
+            dst.truncate()
+            shutil.copyfileobj(src, dst, length=CHUNK_SIZE * 8)

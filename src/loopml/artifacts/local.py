@@ -17,9 +17,9 @@ from typing import BinaryIO
 
 from blake3 import blake3
 
-from ..errors import StoreReadOnly
-from .hashing import CHUNK_SIZE, hash_bytes, hash_stream, is_hash
-from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob, put_file_once
+from ..errors import InvalidInput, StoreReadOnly
+from .hashing import CHUNK_SIZE, copy_file, hash_bytes, hash_file, hash_stream, is_hash
+from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob
 
 
 class LocalBlobStore:
@@ -40,9 +40,31 @@ class LocalBlobStore:
     def exists(self, digest: str) -> bool:
         return is_hash(digest) and self.path_of(digest).is_file()
 
-    def put_file(self, source: str | Path) -> BlobInfo:
-        """Store a file's content; a file already stored is hashed but not copied again."""
-        return put_file_once(self, source)
+    def put_file(self, source: str | Path, digest: str | None = None) -> BlobInfo:
+        """Store a file's content under its hash (``digest`` if the caller knows it).
+
+        Content already stored is not copied again. A new file is copied in the kernel
+        and must not change meanwhile: its size, modification and change times are
+        compared before and after, and a change refuses the blob.
+        """
+        source = Path(source)
+        digest = digest or hash_file(source)
+        before = source.stat()
+        if self.exists(digest):
+            return BlobInfo(digest, before.st_size)
+        tmp = self._new_temp()
+        try:
+            copy_file(source, tmp)
+            after = source.stat()
+            if _stamp(after) != _stamp(before):
+                raise InvalidInput(
+                    f"{source} changed while it was being stored",
+                    hint="store it again once nothing is writing to it",
+                )
+            self._publish(tmp, digest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return BlobInfo(digest, before.st_size)
 
     def put_bytes(self, data: bytes | bytearray) -> BlobInfo:
         digest = hash_bytes(data)
@@ -168,3 +190,7 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, int, int]:
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns

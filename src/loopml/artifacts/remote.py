@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 from blake3 import blake3
 
 from ..errors import IntegrityFailure, NotFound, StoreError
-from .hashing import CHUNK_SIZE, hash_bytes, hash_stream, is_hash
-from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob, put_file_once
+from .hashing import CHUNK_SIZE, hash_bytes, hash_file, hash_stream, is_hash
+from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob
 
 
 class FsspecBlobStore:
@@ -49,9 +49,18 @@ class FsspecBlobStore:
     def exists(self, digest: str) -> bool:
         return is_hash(digest) and self._call(self.fs.exists, self.key_of(digest))
 
-    def put_file(self, source: str | Path) -> BlobInfo:
-        """Store a file's content; a file already stored is hashed but not copied again."""
-        return put_file_once(self, source)
+    def put_file(self, source: str | Path, digest: str | None = None) -> BlobInfo:
+        """Store a file; content already stored (``digest``, or hashed now) is not uploaded.
+
+        A new file is hashed again while it uploads: what is stored under a hash is
+        exactly what was hashed.
+        """
+        source = Path(source)
+        digest = digest or hash_file(source)
+        if self.exists(digest):
+            return BlobInfo(digest, source.stat().st_size)
+        with open(source, "rb") as handle:
+            return self.put_stream(handle)
 
     def put_bytes(self, data: bytes | bytearray) -> BlobInfo:
         digest = hash_bytes(data)

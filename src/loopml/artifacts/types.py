@@ -12,7 +12,7 @@ from typing import BinaryIO, Protocol
 from blake3 import blake3
 
 from ..errors import IntegrityFailure, NotFound
-from .hashing import CHUNK_SIZE, hash_file
+from .hashing import CHUNK_SIZE
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class BlobStore(Protocol):
     url: str
 
     def exists(self, digest: str) -> bool: ...
-    def put_file(self, source: str | Path) -> BlobInfo: ...
+    def put_file(self, source: str | Path, digest: str | None = None) -> BlobInfo: ...
     def put_bytes(self, data: bytes) -> BlobInfo: ...
     def put_stream(self, stream: BinaryIO) -> BlobInfo: ...
     def open(self, digest: str) -> BinaryIO: ...
@@ -40,20 +40,6 @@ class BlobStore(Protocol):
     def iter_hashes(self) -> Iterator[str]: ...
     def delete(self, digest: str) -> None: ...
     def remove_stale_temp(self, *, older_than_s: float = 3600.0) -> list[str]: ...
-
-
-def put_file_once(blobs: BlobStore, source: str | Path) -> BlobInfo:
-    """Store a file through ``blobs.put_stream``, unless its content is stored already.
-
-    Hashing first costs one extra read of a new file and saves the whole copy or upload
-    of one already stored, the common case for datasets and models logged again.
-    """
-    source = Path(source)
-    digest = hash_file(source)
-    if blobs.exists(digest):
-        return BlobInfo(digest, source.stat().st_size)
-    with open(source, "rb") as handle:
-        return blobs.put_stream(handle)
 
 
 def missing_blob(digest: str, where: str) -> NotFound:

@@ -34,9 +34,7 @@ __all__ = [
 ]
 
 
-def add(
-    name: str, data: Any, *, message: str | None = None, warn_only: bool = False
-) -> AddResult:
+def add(name: str, data: Any, *, message: str | None = None, warn_only: bool = False) -> AddResult:
     """Add a file, a folder, or a pandas/polars/Arrow table as the next version of ``name``.
 
     Content equal to the latest version's makes no new version (``result.created`` is

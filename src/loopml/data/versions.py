@@ -367,9 +367,7 @@ def _store_bytes(store: Store, payload: bytes) -> tuple[str, StoredContent]:
 
 
 def _store_file(store: Store, path: Path, digest: str) -> tuple[str, StoredContent]:
-    info = store.blobs.put_file(path)
-    if info.hash != digest:
-        raise InvalidInput(f"{path} changed while it was being added", hint="add it again")
+    info = store.blobs.put_file(path, digest)
     return info.hash, StoredContent([info], [])
 
 
