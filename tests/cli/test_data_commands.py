@@ -65,3 +65,26 @@ def test_bad_input_is_one_line_with_the_right_code(
     assert done.returncode == code, done.stderr
     assert message in done.stderr
     assert len(done.stderr.splitlines()) == 1
+
+
+def test_profile_prints_a_summary_json_and_an_html_report(files: Path) -> None:
+    assert loopml_cli("data", "add", "customers", "customers.csv", cwd=files).returncode == 0
+    human = loopml_cli("data", "profile", "customers", cwd=files)
+    assert human.returncode == 0, human.stderr
+    assert "customers@1: 2 rows" in human.stdout
+    assert "categorical" in human.stdout
+    summary = json.loads(loopml_cli("data", "profile", "customers", "--json", cwd=files).stdout)
+    assert summary["rows"] == 2
+    assert summary["columns"]["plan"]["top"] == [
+        {"value": "basic", "count": 1},
+        {"value": "pro", "count": 1},
+    ]
+    report = loopml_cli("data", "profile", "customers@1", "--html", "report.html", cwd=files)
+    assert report.returncode == 0
+    html = (files / "report.html").read_text()
+    assert "<html" in html and "plan" in html
+    notes = loopml_cli("data", "add", "images", "images", cwd=files)
+    assert notes.returncode == 0
+    refused = loopml_cli("data", "profile", "images", cwd=files)
+    assert refused.returncode == 2
+    assert "is a folder, not a table" in refused.stderr

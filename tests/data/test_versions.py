@@ -291,3 +291,20 @@ def test_loading_inside_a_run_records_lineage(project: Path) -> None:
     assert run_inputs_of(run.store, run.id) == ["a@1"]
     loopml.data.load("a")  # outside a run: nothing recorded, nothing fails
     assert loopml.data.show("a").ref == "a@1"
+
+
+def test_table_versions_carry_their_profile(store, tmp_path: Path) -> None:
+    from loopml.data.profile import DatasetProfile
+    from loopml.data.versions import version_profile
+
+    (tmp_path / "a.csv").write_text("x,plan\n1,basic\n2,pro\n3,pro\n")
+    version = add(store, "a", tmp_path / "a.csv").version
+    assert version.profile_blob is not None
+    profile = version_profile(store, version)
+    assert isinstance(profile, DatasetProfile)
+    assert profile.rows == 3
+    assert profile.columns["plan"].top(1) == [("pro", 2)]
+    folder = _write_folder(tmp_path / "parts", {"p1.csv": b"x\n1\n", "p2.csv": b"x\n2\n"})
+    parts = add(store, "parts", folder).version
+    assert parts.profile_blob is None  # computed when asked, from the folder's tables
+    assert version_profile(store, parts).rows == 2

@@ -174,6 +174,44 @@ def get(
         console.print(f"wrote {len(written)} file(s) of {version.ref} to {dest}")
 
 
+@app.command("profile")
+def profile_cmd(
+    ref: str = typer.Argument(..., help="A table version: NAME, NAME@VERSION or NAME@TAG."),
+    html: Path = typer.Option(None, help="Write the report, with charts, to this HTML file."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Per column: missing values, moments, quantiles, distinct counts, top values."""
+    from ..data.versions import version_profile
+
+    store = open_store(create=False)
+    version = get_version(store, ref)
+    profile = version_profile(store, version)
+    if html is not None:
+        profile.save_html(html, title=f"{version.ref}")
+    if json_output:
+        print_json(profile.to_dict())
+        return
+    if html is not None:
+        console.print(f"wrote the profile of {version.ref} to {html}")
+    summary = profile.to_dict()
+    output = table("column", "kind", "missing", "distinct", "min", "median", "max", "top")
+    for name, column in summary["columns"].items():
+        quantiles = column.get("quantiles") or {}
+        top = column.get("top") or []
+        output.add_row(
+            name,
+            column["kind"],
+            f"{column.get('null_rate', 0):.1%}",
+            _plain(column.get("distinct")),
+            _plain(column.get("min")),
+            _plain(quantiles.get("p50")),
+            _plain(column.get("max")),
+            ", ".join(f"{item['value']} ({item['count']})" for item in top[:3]),
+        )
+    console.print(f"{version.ref}: {summary['rows']:,} rows")
+    console.print(output)
+
+
 @app.command("validate")
 def validate_cmd(
     name: str = typer.Argument(..., help="The dataset whose schema applies."),
@@ -265,6 +303,14 @@ def tag(
         print_json(version.to_dict())
     else:
         console.print(f"{version.dataset}@{name} -> {version.ref}")
+
+
+def _plain(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
 
 
 def _schema_text(path: Path) -> str:

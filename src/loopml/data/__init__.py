@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from .profile import DatasetProfile
+
 __all__ = [
     "AddResult",
     "Dataset",
@@ -28,6 +30,7 @@ __all__ = [
     "datasets",
     "get",
     "load",
+    "profile",
     "show",
     "tag",
     "versions",
@@ -76,6 +79,15 @@ def show(ref: str) -> DatasetVersion:
     from .versions import get_version
 
     return get_version(default_store(), ref)
+
+
+def profile(ref: str) -> DatasetProfile:
+    """The profile of a table version: per column counts, nulls, moments, quantiles,
+    distinct counts and top values, mergeable (``.merge``) and viewable (``.save_html``)."""
+    from .versions import get_version, version_profile
+
+    store = default_store()
+    return version_profile(store, get_version(store, ref))
 
 
 def versions(name: str) -> list[DatasetVersion]:

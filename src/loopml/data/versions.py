@@ -40,6 +40,7 @@ from .content import (
 )
 from .entities import Dataset, DatasetVersion
 from .formats import read_table, table_format, table_to_parquet, to_arrow
+from .profile import DatasetProfile, profile_table
 from .refs import DatasetRef, check_dataset_name, check_tag, parse_ref
 from .scan import scan_folder
 from .schema import Schema
@@ -110,7 +111,20 @@ def add(
             report = check_table(table, schema, name=label, warn_only=warn_only)
             anomalies = report.to_dict()["anomalies"] or None
         blob, content = prepared.store_content(store, progress)
-        result = _record(store, name, prepared, blob, content, table, message, anomalies)
+        if table is not None:  # the profile travels with the version: the drift reference
+            profile = store.blobs.put_bytes(profile_table(table).to_bytes())
+            content = StoredContent([*content.blobs, profile], content.parts)
+        result = _record(
+            store,
+            name,
+            prepared,
+            blob,
+            content,
+            table,
+            message,
+            anomalies,
+            profile.hash if table is not None else None,
+        )
         cache.remember(prepared.fresh_hashes)
     return result
 
@@ -269,6 +283,13 @@ def read_version_table(store: Store, version: DatasetVersion) -> pa.Table:
     )
 
 
+def version_profile(store: Store, version: DatasetVersion) -> DatasetProfile:
+    """The profile of a table version: stored with it, or computed for a folder of tables."""
+    if version.profile_blob:
+        return DatasetProfile.from_bytes(store.blobs.read_bytes(version.profile_blob))
+    return profile_table(read_version_table(store, version))
+
+
 def record_input(store: Store, run_id: str, version: DatasetVersion) -> None:
     """Lineage: run ``run_id`` read ``version``."""
     with store.write() as connection:
@@ -391,6 +412,7 @@ def _record(
     table: pa.Table | None,
     message: str | None,
     anomalies: list[dict[str, Any]] | None = None,
+    profile_blob: str | None = None,
 ) -> AddResult:
     now = now_ms()
     with store.write() as connection:
@@ -419,6 +441,7 @@ def _record(
                 message=message,
                 source=json.dumps(prepared.source, sort_keys=True),
                 anomalies=json.dumps(anomalies, default=str) if anomalies else None,
+                profile_blob=profile_blob,
                 created_at=now,
             )
         )
