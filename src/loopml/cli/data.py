@@ -34,7 +34,10 @@ _SHOWN_FILES = 20
 @app.command("add")
 def add_cmd(
     name: str = typer.Argument(..., help="Dataset name, e.g. customers."),
-    path: Path = typer.Argument(..., help="A file (CSV, Parquet, JSONL or any), or a folder."),
+    path: Path = typer.Argument(None, help="A file (CSV, Parquet, JSONL or any), or a folder."),
+    sql: str = typer.Option(None, help="Snapshot this query's result (with --db) instead."),
+    db: str = typer.Option(None, help="The database URL for --sql (any SQLAlchemy URL)."),
+    url: str = typer.Option(None, help="Snapshot this HTTP API's JSON or CSV answer instead."),
     message: str = typer.Option(None, "--message", "-m", help="What changed in this version."),
     schema: Path = typer.Option(None, help="Check against this schema file, not the attached one."),
     warn_only: bool = typer.Option(
@@ -46,13 +49,14 @@ def add_cmd(
 
     A table is checked against the dataset's schema first (see 'loopml data schema').
     """
+    data = _what_to_add(path, sql, db, url)
     store = open_store(create=True)
     checked = _read_schema(schema) if schema else None
-    with _progress(f"adding {path}", quiet=json_output) as advance, _report_failures(json_output):
+    with _progress(f"adding {name}", quiet=json_output) as advance, _report_failures(json_output):
         result = add(
             store,
             name,
-            path,
+            data,
             message=message,
             schema=checked,
             warn_only=warn_only,
@@ -305,6 +309,27 @@ def tag(
         console.print(f"{version.dataset}@{name} -> {version.ref}")
 
 
+def _what_to_add(path: Path | None, sql: str | None, db: str | None, url: str | None) -> object:
+    """The one thing to add: a path, a SQL snapshot or a URL snapshot."""
+    given = [label for label, value in (("PATH", path), ("--sql", sql), ("--url", url)) if value]
+    if len(given) != 1:
+        raise InvalidInput(
+            f"give exactly one of PATH, --sql or --url (got {', '.join(given) or 'none'})",
+            hint="loopml data add NAME PATH | --sql QUERY --db URL | --url URL",
+        )
+    if sql is not None:
+        if not db:
+            raise InvalidInput("--sql needs --db", hint="e.g. --db postgresql+psycopg://host/db")
+        from ..data.sources import from_sql
+
+        return from_sql(sql, db)
+    if url is not None:
+        from ..data.sources import from_url
+
+        return from_url(url)
+    return path
+
+
 def _plain(value: object) -> str:
     if value is None:
         return ""
@@ -360,6 +385,10 @@ def _source(version: DatasetVersion) -> str:
         return source.get("path", "")
     if source.get("type") == "dataframe":
         return f"a {source.get('library')} table"
+    if source.get("type") == "sql":
+        return f"{source.get('query')}  on {source.get('db')}"
+    if source.get("type") == "url":
+        return f"{source.get('url')} ({source.get('status')}, {source.get('content_type')})"
     return ", ".join(f"{k}={v}" for k, v in source.items())
 
 

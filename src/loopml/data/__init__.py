@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from .profile import DatasetProfile
+    from .sources import Snapshot
 
 __all__ = [
     "AddResult",
@@ -28,6 +29,8 @@ __all__ = [
     "DatasetVersion",
     "add",
     "datasets",
+    "from_sql",
+    "from_url",
     "get",
     "load",
     "profile",
@@ -49,6 +52,24 @@ def add(name: str, data: Any, *, message: str | None = None, warn_only: bool = F
     from .versions import add as add_version
 
     return add_version(default_store(), name, data, message=message, warn_only=warn_only)
+
+
+def from_sql(query: str, db: str) -> Snapshot:
+    """A snapshot of ``query``'s result on database ``db`` (any SQLAlchemy URL), to add:
+
+    >>> snapshot = loopml.data.from_sql("SELECT * FROM orders", url)  # doctest: +SKIP
+    >>> loopml.data.add("orders", snapshot)  # doctest: +SKIP
+    """
+    from .sources import from_sql as snapshot
+
+    return snapshot(query, db)
+
+
+def from_url(url: str) -> Snapshot:
+    """A snapshot of an HTTP API's JSON or CSV answer, to add (its exact bytes are kept)."""
+    from .sources import from_url as snapshot
+
+    return snapshot(url)
 
 
 def load(ref: str, *, output: Literal["pandas", "arrow"] = "pandas") -> pd.DataFrame | pa.Table:

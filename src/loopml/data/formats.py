@@ -175,8 +175,15 @@ def _pandas_problem(exc: Exception) -> str:
     return str(exc)
 
 
+def _read_json(data: bytes, label: str, _tab: bool) -> pa.Table:
+    from .sources import read_json_records
+
+    return read_json_records(data, label)
+
+
 _READERS: dict[str, Callable[[bytes, str, bool], pa.Table]] = {
     "csv": _read_csv,
     "parquet": _read_parquet,
     "jsonl": _read_jsonl,
+    "json": _read_json,  # an array of objects: what HTTP APIs answer
 }

@@ -44,6 +44,7 @@ from .profile import DatasetProfile, profile_table
 from .refs import DatasetRef, check_dataset_name, check_tag, parse_ref
 from .scan import scan_folder
 from .schema import Schema
+from .sources import Snapshot
 from .statcache import FileStat, StatCache
 
 Progress = Callable[[int], None]
@@ -319,6 +320,8 @@ def run_inputs_of(store: Store, run_id: str) -> list[str]:
 
 
 def _prepare(store: Store, data: Any, cache: StatCache, progress: Progress) -> _Prepared:
+    if isinstance(data, Snapshot):
+        return _prepare_snapshot(data)
     if isinstance(data, str | Path):
         path = Path(data).expanduser()
         if path.is_dir():
@@ -337,6 +340,27 @@ def _prepare(store: Store, data: Any, cache: StatCache, progress: Progress) -> _
         source={"type": "dataframe", "library": type(data).__module__.split(".")[0]},
         store_content=lambda store, _progress: _store_bytes(store, payload),
         read=lambda: table,
+        fresh_hashes=[],
+    )
+
+
+def _prepare_snapshot(snapshot: Snapshot) -> _Prepared:
+    if snapshot.table is not None:  # a query result: stored as Parquet, like a DataFrame
+        payload = table_to_parquet(snapshot.table)
+        fmt, read = "parquet", (lambda: snapshot.table)
+    else:  # an HTTP answer: its exact bytes, read in their own format
+        payload, fmt = snapshot.payload or b"", snapshot.format or "csv"
+        label = snapshot.source.get("url", "the answer")
+        read = lambda: read_table(payload, fmt, name=label)  # noqa: E731
+    return _Prepared(
+        kind="table",
+        format=fmt,
+        content_hash=blake3(payload).hexdigest(),
+        size=len(payload),
+        file_count=1,
+        source=snapshot.source,
+        store_content=lambda store, _progress: _store_bytes(store, payload),
+        read=read,
         fresh_hashes=[],
     )
 
