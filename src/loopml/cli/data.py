@@ -178,6 +178,54 @@ def get(
         console.print(f"wrote {len(written)} file(s) of {version.ref} to {dest}")
 
 
+@app.command("diff")
+def diff_cmd(
+    ref: str = typer.Argument(..., help="NAME@VERSION (compared with the version before it)."),
+    other: str = typer.Argument(None, help="Another version: @VERSION, @TAG or NAME@VERSION."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """What changed: files added, removed, changed; for tables also columns, rows, statistics."""
+    from ..data.diff import diff_versions
+
+    store = open_store(create=False)
+    changes = diff_versions(store, ref, other)
+    if json_output:
+        print_json(changes.to_dict())
+        return
+    if changes.same_content:
+        console.print(f"{changes.old} and {changes.new} hold the same content")
+        return
+    console.print(styled(f"{changes.old} -> {changes.new}", "bold"))
+    if changes.rows is not None:
+        old_rows, new_rows = changes.rows
+        console.print(f"  rows  {old_rows:,} -> {new_rows:,} ({new_rows - old_rows:+,})")
+    if changes.files:
+        files = table("change", "path", "size before", "size after", title="files")
+        for change in changes.files:
+            files.add_row(
+                styled(change.change, _CHANGE_STYLE[change.change]),
+                change.path,
+                _bytes(change.old_size) if change.old_size is not None else "",
+                _bytes(change.new_size) if change.new_size is not None else "",
+            )
+        console.print(files)
+    if changes.columns:
+        columns = table("change", "column", "type before", "type after", title="columns")
+        for column in changes.columns:
+            columns.add_row(
+                column.change, column.column, column.old_type or "", column.new_type or ""
+            )
+        console.print(columns)
+    if changes.stats:
+        stats = table("column", "statistic", "before", "after", title="statistics")
+        for stat in changes.stats:
+            stats.add_row(stat.column, stat.stat, _plain(stat.old), _plain(stat.new))
+        console.print(stats)
+
+
+_CHANGE_STYLE = {"added": "green", "removed": "red", "changed": "yellow"}
+
+
 @app.command("profile")
 def profile_cmd(
     ref: str = typer.Argument(..., help="A table version: NAME, NAME@VERSION or NAME@TAG."),
