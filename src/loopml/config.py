@@ -27,6 +27,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "LOOPML_DB_URL": "metadata database URL (default: sqlite:///<home>/loopml.db)",
     "LOOPML_ARTIFACTS_URL": "artifact store: a directory or s3://bucket/prefix",
     "LOOPML_USER": "the actor recorded on runs and audit events (default: the OS user)",
+    "LOOPML_REMOTE": "the default remote of `loopml data push|pull` (s3://bucket/prefix)",
 }
 
 

@@ -7,7 +7,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TimeElapsedColumn,
+)
 
 from ..clock import format_ms
 from ..data.entities import DatasetVersion
@@ -20,7 +26,7 @@ from ..data.versions import (
     materialize,
     tag_version,
 )
-from ..errors import InvalidInput, NotFound, ValidationFailed
+from ..errors import IntegrityFailure, InvalidInput, NotFound, ValidationFailed
 from ..store import open_store
 from ._output import console, err_console, print_json, styled, table
 
@@ -342,6 +348,57 @@ def schema_show(name: str = typer.Argument(..., help="The dataset.")) -> None:
     typer.echo(schema.to_yaml(), nl=False)
 
 
+@app.command("push")
+def push_cmd(
+    refs: list[str] = typer.Argument(None, help="NAME or NAME@VERSION (default: every dataset)."),
+    remote: str = typer.Option(None, help="Where to: s3://bucket/prefix or a folder."),
+    workers: int = typer.Option(8, min=1, help="Blobs sent at once."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Send the content of dataset versions to a remote: only what it lacks, in parallel."""
+    _transfer_cmd("push", refs or [], remote, workers, json_output)
+
+
+@app.command("pull")
+def pull_cmd(
+    refs: list[str] = typer.Argument(None, help="NAME or NAME@VERSION (default: every dataset)."),
+    remote: str = typer.Option(None, help="Where from: s3://bucket/prefix or a folder."),
+    workers: int = typer.Option(8, min=1, help="Blobs fetched at once."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Fetch the content of dataset versions from a remote: only what is missing here."""
+    _transfer_cmd("pull", refs or [], remote, workers, json_output)
+
+
+def _transfer_cmd(
+    direction: str, refs: list[str], remote: str | None, workers: int, json_output: bool
+) -> None:
+    from ..data import remotes
+
+    url = remotes.remote_url(remote)
+    store = open_store(create=False)
+    run = remotes.push if direction == "push" else remotes.pull
+    total = remotes.transfer_total(store, refs)
+    with _progress(f"{direction} {url}", total=total, quiet=json_output, unit="bytes") as step:
+        report = run(store, refs, url, workers=workers, progress=step)
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        verb = "sent" if direction == "push" else "fetched"
+        console.print(
+            f"{verb} {report.transferred} blob(s), {_bytes(report.bytes)}; "
+            f"{report.present} of {report.needed} were there already "
+            f"({len(report.versions)} version(s))"
+        )
+        for failure in report.failed:
+            console.print(styled("✗", "red"), failure)
+    if not report.ok:
+        raise IntegrityFailure(
+            f"{len(report.failed)} blob(s) could not be {direction}ed to/from {url}",
+            hint="see above; run 'loopml artifacts verify' on the side they came from",
+        )
+
+
 @app.command("tag")
 def tag(
     ref: str = typer.Argument(..., help="NAME@VERSION to tag."),
@@ -451,12 +508,13 @@ def _bytes(size: int) -> str:
 
 @contextmanager
 def _progress(
-    label: str, *, total: int | None = None, quiet: bool = False
+    label: str, *, total: int | None = None, quiet: bool = False, unit: str = "files"
 ) -> Iterator[Callable[[int], None]]:
+    counter = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
-        MofNCompleteColumn(),
+        counter,
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
