@@ -106,3 +106,19 @@ def test_the_cli_infers_attaches_validates_and_gates(tmp_path: Path, monkeypatch
     none = loopml_cli("data", "validate", "other", "good.csv", cwd=tmp_path)
     assert none.returncode == 2
     assert "has no schema" in none.stderr
+
+
+def test_validate_is_callable_as_a_step(project: Path) -> None:
+    import loopml.data
+
+    loopml.data.add("customers", GOOD)
+    (project / "schema.yaml").write_text(infer_schema(GOOD).to_yaml())
+    loopml.data.validate(GOOD, schema=project / "schema.yaml")  # passes quietly
+    with pytest.raises(ValidationFailed):
+        loopml.data.validate(BAD, schema=infer_schema(GOOD))
+    report = loopml.data.validate(BAD, schema=infer_schema(GOOD), raise_on_errors=False)
+    assert not report.ok
+    with pytest.raises(InvalidInput, match="has no schema"):
+        loopml.data.validate(GOOD, dataset="customers")
+    with pytest.raises(InvalidInput, match="exactly one of"):
+        loopml.data.validate(GOOD)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..errors import InvalidInput
 from ..store import default_store
 from .entities import Dataset, DatasetVersion
 from .versions import AddResult
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from .profile import DatasetProfile
+    from .schema import Schema
     from .sources import Snapshot
+    from .validation import ValidationReport
 
 __all__ = [
     "AddResult",
@@ -36,6 +39,7 @@ __all__ = [
     "profile",
     "show",
     "tag",
+    "validate",
     "versions",
 ]
 
@@ -109,6 +113,44 @@ def profile(ref: str) -> DatasetProfile:
 
     store = default_store()
     return version_profile(store, get_version(store, ref))
+
+
+def validate(
+    data: Any,
+    *,
+    dataset: str | None = None,
+    schema: str | Path | Schema | None = None,
+    raise_on_errors: bool = True,
+) -> ValidationReport:
+    """Check a table (path, DataFrame or Arrow table) against a schema: the one attached
+    to ``dataset``, or ``schema`` (a :class:`Schema` or a YAML file). Usable as a step:
+    errors raise :class:`~loopml.errors.ValidationFailed` unless ``raise_on_errors`` is
+    False; the report lists every anomaly either way.
+    """
+    from .checking import attached_schema, check_table, read_any_table
+    from .schema import Schema as SchemaType
+    from .validation import validate as run_checks
+
+    if (dataset is None) == (schema is None):
+        raise InvalidInput("pass exactly one of dataset= or schema=")
+    if dataset is not None:
+        rules = attached_schema(default_store(), dataset)
+        if rules is None:
+            raise InvalidInput(
+                f"dataset '{dataset}' has no schema",
+                hint=f"attach one: loopml data schema set {dataset} schema.yaml",
+            )
+    elif isinstance(schema, SchemaType):
+        rules = schema
+    else:
+        path = Path(schema)  # type: ignore[arg-type]
+        rules = SchemaType.from_yaml(path.read_text(encoding="utf-8"), source=str(path))
+    table = read_any_table(data)
+    if raise_on_errors:
+        return check_table(
+            table, rules, name=str(data) if isinstance(data, str | Path) else "the table"
+        )
+    return run_checks(table, rules)
 
 
 def versions(name: str) -> list[DatasetVersion]:
