@@ -30,6 +30,7 @@ test: lint
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/tracking.py
+	$(BIN)/python benchmarks/data.py
 
 clean:
 	rm -rf $(VENV) examples/*/.loopml .pytest_cache .ruff_cache

@@ -2,9 +2,9 @@
 
 Run it from loopml's venv::
 
-    .venv/bin/python benchmarks/profile.py                 # 250,000 and 1,000,000 rows
-    .venv/bin/python benchmarks/profile.py --rows 4000000  # other sizes
-    .venv/bin/python benchmarks/profile.py --batch-rows 16384
+    .venv/bin/python benchmarks/profiling.py                 # 250,000 and 1,000,000 rows
+    .venv/bin/python benchmarks/profiling.py --rows 4000000  # other sizes
+    .venv/bin/python benchmarks/profiling.py --batch-rows 16384
 
 The table has 8 float columns, 4 integer columns (from 100 distinct values to nearly all
 distinct), 4 low-cardinality string columns (5 to 1,000 categories), 2 high-cardinality
