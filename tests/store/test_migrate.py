@@ -30,16 +30,55 @@ def test_a_new_store_gets_every_table_at_head(store) -> None:
     assert set(metadata.tables) <= tables
 
 
-def test_migrations_produce_exactly_the_declared_schema(store) -> None:
-    """Alembic's autogenerate finds nothing to change: migrations and schema.py agree."""
+def _schema_differences(connection) -> list:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    context = MigrationContext.configure(
+        connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
+    )
+    return compare_metadata(context, metadata)
+
+
+def test_a_new_store_is_created_at_head_with_the_declared_schema(store) -> None:
     with store.engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
-        )
-        assert compare_metadata(context, metadata) == []
+        assert _schema_differences(connection) == []
+        assert connection.execute(text("SELECT seq, hash FROM audit_head")).all() == [(0, "0" * 64)]
+
+
+def test_running_every_migration_gives_the_same_schema(backend, project) -> None:
+    """The fast path for new stores and the migration chain must never drift apart."""
+    from alembic import command
+
+    from loopml.store.engine import create_store_engine
+    from loopml.store.migrate import _alembic_config
+
+    url = resolve().db_url
+    if url.startswith("sqlite"):
+        (project / ".loopml").mkdir()
+    engine = create_store_engine(url)
+    with engine.connect() as connection:
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        connection.commit()
+        assert current_revision(connection) == HEAD_REVISION
+        assert _schema_differences(connection) == []
+        assert connection.execute(text("SELECT seq, hash FROM audit_head")).all() == [(0, "0" * 64)]
+    engine.dispose()
+
+
+def test_a_database_holding_other_apps_tables_keeps_them(project) -> None:
+    import sqlite3
+
+    (project / ".loopml").mkdir()
+    with sqlite3.connect(project / ".loopml" / "loopml.db") as db:
+        db.execute("CREATE TABLE someone_elses (x INTEGER)")
+    store = open_store(resolve())
+    with store.engine.connect() as connection:
+        assert current_revision(connection) == HEAD_REVISION
+        assert "someone_elses" in inspect(connection).get_table_names()
+    store.close()
 
 
 _OPEN_AT_ONCE = """

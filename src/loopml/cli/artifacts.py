@@ -7,10 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-from ..artifacts.verify import verify_blobs
 from ..errors import IntegrityFailure
-from ..store import open_store
-from ..tracking import download_artifacts, list_artifacts
 from ._output import console, err_console, print_json, styled, table
 
 app = typer.Typer(help="Artifacts: content-addressed files attached to runs.", no_args_is_help=True)
@@ -23,6 +20,9 @@ def ls(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List a run's files with their sizes and hashes."""
+    from ..store import open_store
+    from ..tracking import list_artifacts
+
     store = open_store(create=False)
     entries = list_artifacts(store, run_id, path)
     if json_output:
@@ -42,6 +42,9 @@ def get(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Copy a run's files out of the store, checking every hash."""
+    from ..store import open_store
+    from ..tracking import download_artifacts
+
     store = open_store(create=False)
     written = download_artifacts(store, run_id, dest, path)
     if json_output:
@@ -56,6 +59,9 @@ def verify(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Re-hash every blob; exits 6 if any is corrupt or missing, naming the runs using it."""
+    from ..artifacts.verify import verify_blobs
+    from ..store import open_store
+
     store = open_store(create=False)
     with Progress(
         "[progress.description]{task.description}",

@@ -6,8 +6,6 @@ import typer
 
 from ..clock import format_ms
 from ..errors import IntegrityFailure
-from ..governance import list_events, verify
-from ..store import open_store
 from ._output import console, print_json, styled, table
 
 app = typer.Typer(help="The audit log: who changed what, when.", no_args_is_help=True)
@@ -23,6 +21,9 @@ def ls(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List the newest audit events."""
+    from ..governance import list_events
+    from ..store import open_store
+
     store = open_store(create=False)
     events = list_events(
         store,
@@ -52,6 +53,9 @@ def ls(
 @app.command("verify")
 def verify_cmd(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Re-walk the hash chain; exits 6 and names each edited or missing event."""
+    from ..governance import verify
+    from ..store import open_store
+
     store = open_store(create=False)
     report = verify(store)
     if json_output:

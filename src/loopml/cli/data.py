@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import (
@@ -16,19 +17,11 @@ from rich.progress import (
 )
 
 from ..clock import format_ms
-from ..data.entities import DatasetVersion
-from ..data.versions import (
-    add,
-    get_version,
-    list_datasets,
-    list_versions,
-    manifest,
-    materialize,
-    tag_version,
-)
 from ..errors import IntegrityFailure, InvalidInput, NotFound, ValidationFailed
-from ..store import open_store
 from ._output import console, err_console, print_json, styled, table
+
+if TYPE_CHECKING:  # the store and the data code load on use: startup stays fast
+    from ..data.entities import DatasetVersion
 
 app = typer.Typer(
     help="Datasets: immutable, content-addressed versions of files, folders and tables.",
@@ -55,6 +48,9 @@ def add_cmd(
 
     A table is checked against the dataset's schema first (see 'loopml data schema').
     """
+    from ..data.versions import add
+    from ..store import open_store
+
     data = _what_to_add(path, sql, db, url)
     store = open_store(create=True)
     checked = _read_schema(schema) if schema else None
@@ -90,6 +86,9 @@ def ls(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List datasets, or the versions of one dataset (newest first)."""
+    from ..data.versions import list_datasets, list_versions
+    from ..store import open_store
+
     store = open_store(create=False)
     if name is None:
         found = list_datasets(store)
@@ -131,6 +130,9 @@ def show(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """One version: what it holds, where it came from, its columns or files."""
+    from ..data.versions import get_version, manifest
+    from ..store import open_store
+
     store = open_store(create=False)
     version = get_version(store, ref)
     files = manifest(store, version) if version.kind == "folder" else []
@@ -174,6 +176,9 @@ def get(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Write the exact bytes of a version into a folder, checking every hash."""
+    from ..data.versions import get_version, materialize
+    from ..store import open_store
+
     store = open_store(create=False)
     version = get_version(store, ref)
     with _progress(f"writing {version.ref}", total=version.file_count, quiet=json_output) as step:
@@ -192,6 +197,7 @@ def diff_cmd(
 ) -> None:
     """What changed: files added, removed, changed; for tables also columns, rows, statistics."""
     from ..data.diff import diff_versions
+    from ..store import open_store
 
     store = open_store(create=False)
     changes = diff_versions(store, ref, other)
@@ -239,7 +245,8 @@ def profile_cmd(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Per column: missing values, moments, quantiles, distinct counts, top values."""
-    from ..data.versions import version_profile
+    from ..data.versions import get_version, version_profile
+    from ..store import open_store
 
     store = open_store(create=False)
     version = get_version(store, ref)
@@ -280,6 +287,7 @@ def validate_cmd(
     """Check new data against a schema and print every anomaly; stores nothing."""
     from ..data.checking import attached_schema, read_any_table
     from ..data.validation import validate
+    from ..store import open_store
 
     store = open_store(create=False)
     checked = _read_schema(schema) if schema else attached_schema(store, name)
@@ -312,7 +320,8 @@ def schema_infer(
 ) -> None:
     """Print a schema inferred from a table version, as YAML to edit and attach."""
     from ..data.schema import infer_schema
-    from ..data.versions import read_version_table
+    from ..data.versions import get_version, read_version_table
+    from ..store import open_store
 
     store = open_store(create=False)
     table_data = read_version_table(store, get_version(store, ref))
@@ -326,6 +335,7 @@ def schema_set(
 ) -> None:
     """Attach a schema: later versions of the dataset are checked against it."""
     from ..data.checking import set_schema
+    from ..store import open_store
 
     store = open_store(create=True)
     schema = set_schema(store, name, _schema_text(path), source=str(path))
@@ -338,6 +348,7 @@ def schema_set(
 def schema_show(name: str = typer.Argument(..., help="The dataset.")) -> None:
     """Print the schema attached to a dataset."""
     from ..data.checking import attached_schema
+    from ..store import open_store
 
     store = open_store(create=False)
     schema = attached_schema(store, name)
@@ -374,6 +385,7 @@ def _transfer_cmd(
     direction: str, refs: list[str], remote: str | None, workers: int, json_output: bool
 ) -> None:
     from ..data import remotes
+    from ..store import open_store
 
     url = remotes.remote_url(remote)
     store = open_store(create=False)
@@ -406,6 +418,9 @@ def tag(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Point a tag at a version; NAME@TAG then names it everywhere."""
+    from ..data.versions import tag_version
+    from ..store import open_store
+
     store = open_store(create=False)
     version = tag_version(store, ref, name)
     if json_output:

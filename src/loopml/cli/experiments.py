@@ -5,8 +5,6 @@ from __future__ import annotations
 import typer
 
 from ..clock import format_ms
-from ..store import open_store
-from ..tracking import create_experiment, list_experiments
 from ._output import console, print_json, table
 
 app = typer.Typer(help="Experiments: named groups of runs.", no_args_is_help=True)
@@ -18,6 +16,9 @@ def ls(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List experiments."""
+    from ..store import open_store
+    from ..tracking import list_experiments
+
     store = open_store(create=False)
     found = list_experiments(store, include_deleted=include_deleted)
     if json_output:
@@ -41,6 +42,9 @@ def create(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Create an experiment (runs also create theirs on first use)."""
+    from ..store import open_store
+    from ..tracking import create_experiment
+
     store = open_store(create=True)
     experiment = create_experiment(store, name, description=description)
     if json_output:

@@ -9,7 +9,6 @@ import typer
 from ..config import PROJECT_FILENAME, resolve
 from ..errors import Conflict
 from ..project import Project, load_project, make_project, save_project
-from ..store import open_store
 from ._output import console, print_json
 
 
@@ -26,6 +25,8 @@ def init(
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Create the store (.loopml/) here and a loopml.yaml stating the problem."""
+    from ..store import open_store
+
     config = resolve(here=True)
     project_dir = config.project_dir or Path.cwd()
     project_file = project_dir / PROJECT_FILENAME

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 from rich.text import Text
@@ -11,17 +12,11 @@ from rich.text import Text
 from ..clock import format_ms
 from ..config import PROJECT_FILENAME
 from ..project import LOWER_IS_BETTER
-from ..store import Store, open_store
-from ..tracking import (
-    Run,
-    delete_run,
-    get_metric_history,
-    get_run,
-    list_artifacts,
-    restore_run,
-    search_runs,
-)
 from ._output import console, fmt_duration, fmt_value, print_json, styled, table
+
+if TYPE_CHECKING:  # the store and tracking load on use: `loopml --help` stays fast
+    from ..store import Store
+    from ..tracking import Run
 
 app = typer.Typer(
     help="Runs: tracked executions with params, metrics and files.", no_args_is_help=True
@@ -44,6 +39,9 @@ def ls(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List runs, newest first, filtered with the search language."""
+    from ..store import open_store
+    from ..tracking import search_runs
+
     store = open_store(create=False)
     found = search_runs(
         store,
@@ -82,6 +80,9 @@ def show(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Everything about one run: origin, params, metrics, tags, files."""
+    from ..store import open_store
+    from ..tracking import get_run, list_artifacts
+
     store = open_store(create=False)
     run = get_run(store, run_id)
     files = list_artifacts(store, run.id)
@@ -127,6 +128,9 @@ def compare(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Params and metrics side by side: differing params in yellow, best metric in green."""
+    from ..store import open_store
+    from ..tracking import get_run
+
     store = open_store(create=False)
     found = [get_run(store, run_id) for run_id in run_ids]
     if json_output:
@@ -168,6 +172,9 @@ def history(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Every logged value of one metric of a run."""
+    from ..store import open_store
+    from ..tracking import get_metric_history
+
     store = open_store(create=False)
     points = get_metric_history(store, run_id, key)
     if json_output:
@@ -185,6 +192,8 @@ def delete(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Hide runs from searches (restorable with 'loopml runs restore')."""
+    from ..tracking import delete_run
+
     _set_lifecycle(run_ids, delete_run, "deleted", json_output)
 
 
@@ -194,12 +203,16 @@ def restore(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Bring deleted runs back."""
+    from ..tracking import restore_run
+
     _set_lifecycle(run_ids, restore_run, "restored", json_output)
 
 
 def _set_lifecycle(
     run_ids: list[str], change: Callable[[Store, str], Run], verb: str, json_output: bool
 ) -> None:
+    from ..store import open_store
+
     store = open_store(create=False)
     changed = [change(store, run_id) for run_id in run_ids]
     if json_output:

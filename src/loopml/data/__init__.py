@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import InvalidInput
-from ..store import default_store
-from .entities import Dataset, DatasetVersion
-from .versions import AddResult
+from .entities import AddResult, Dataset, DatasetVersion
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,7 +53,7 @@ def add(name: str, data: Any, *, message: str | None = None, warn_only: bool = F
     """
     from .versions import add as add_version
 
-    return add_version(default_store(), name, data, message=message, warn_only=warn_only)
+    return add_version(_store(), name, data, message=message, warn_only=warn_only)
 
 
 def from_sql(query: str, db: str) -> Snapshot:
@@ -84,7 +82,7 @@ def load(ref: str, *, output: Literal["pandas", "arrow"] = "pandas") -> pd.DataF
     from ..tracking.fluent import active_run
     from .versions import get_version, read_version_table, record_input
 
-    store = default_store()
+    store = _store()
     version = get_version(store, ref)
     table = read_version_table(store, version)
     run = active_run()
@@ -97,13 +95,13 @@ def get(ref: str, dest: str | Path) -> list[Path]:
     """Write the exact bytes of a version under folder ``dest``; returns the files written."""
     from .versions import materialize
 
-    return materialize(default_store(), ref, dest)
+    return materialize(_store(), ref, dest)
 
 
 def show(ref: str) -> DatasetVersion:
     from .versions import get_version
 
-    return get_version(default_store(), ref)
+    return get_version(_store(), ref)
 
 
 def profile(ref: str) -> DatasetProfile:
@@ -111,7 +109,7 @@ def profile(ref: str) -> DatasetProfile:
     distinct counts and top values, mergeable (``.merge``) and viewable (``.save_html``)."""
     from .versions import get_version, version_profile
 
-    store = default_store()
+    store = _store()
     return version_profile(store, get_version(store, ref))
 
 
@@ -134,7 +132,7 @@ def validate(
     if (dataset is None) == (schema is None):
         raise InvalidInput("pass exactly one of dataset= or schema=")
     if dataset is not None:
-        rules = attached_schema(default_store(), dataset)
+        rules = attached_schema(_store(), dataset)
         if rules is None:
             raise InvalidInput(
                 f"dataset '{dataset}' has no schema",
@@ -157,17 +155,23 @@ def versions(name: str) -> list[DatasetVersion]:
     """Every version of dataset ``name``, newest first."""
     from .versions import list_versions
 
-    return list_versions(default_store(), name)
+    return list_versions(_store(), name)
 
 
 def datasets() -> list[Dataset]:
     from .versions import list_datasets
 
-    return list_datasets(default_store())
+    return list_datasets(_store())
 
 
 def tag(ref: str, name: str) -> DatasetVersion:
     """Point tag ``name`` at version ``ref`` (``loopml.data.load("customers@gold")``)."""
     from .versions import tag_version
 
-    return tag_version(default_store(), ref, name)
+    return tag_version(_store(), ref, name)
+
+
+def _store():  # -> Store; SQLAlchemy loads with the first call, not with the import
+    from ..store import default_store
+
+    return default_store()

@@ -11,6 +11,7 @@ across versions and datasets: only bytes the store lacks are written.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -59,12 +60,14 @@ class StoredContent:
 @dataclass
 class Ingested:
     entries: list[ManifestEntry]
-    fresh: list[tuple[str, FileStat, str]]
-    """(path, stat, hash) of files hashed now, for the stat cache."""
+    snapshot: list[tuple[str, FileStat, str]]
+    """(path, stat, hash) of every file, for the stat cache."""
     content: StoredContent
     """What was stored while hashing (content the store did not hold yet)."""
     unread: set[str]
     """Hashes known from the stat cache only: stored already, or :func:`store_unread` them."""
+    all_cached: bool = False
+    """Every file was known to the stat cache: its snapshot needs no rewrite."""
 
 
 def ingest_folder(
@@ -92,12 +95,13 @@ def ingest_folder(
             misses.append(index)
     progress(len(found) - len(misses))
     unread = {hashes[i] for i in range(len(found)) if hashes[i]}
-    with _Packer(store) as packer:
+    content = StoredContent([], [])
+    with contextlib.nullcontext() if not misses else _Packer(store) as packer:
         for start in range(0, len(misses), _BATCH_FILES):
             batch: dict[str, bytes | str] = {}
             for index in misses[start : start + _BATCH_FILES]:
                 path = found[index].path
-                if found[index].stat.size > PACK_FILE_MAX:
+                if found[index].stat[1] > PACK_FILE_MAX:
                     digest = _hash_large(path)
                     batch.setdefault(digest, path)
                 else:
@@ -105,16 +109,19 @@ def ingest_folder(
                     digest = blake3(data).hexdigest()
                     batch.setdefault(digest, data)
                 hashes[index] = digest
-                progress(1)
+            progress(len(misses[start : start + _BATCH_FILES]))  # per batch: cheap
             for digest in sorted(_missing(store, set(batch))):
                 packer.add(digest, batch[digest])
-        content = packer.finish()
+        if packer is not None:
+            content = packer.finish()
     entries = [
-        ManifestEntry(item.relative, item.stat.size, digest)
+        ManifestEntry(item.relative, item.stat[1], digest)
         for item, digest in zip(found, hashes, strict=True)
     ]
-    fresh = [(found[i].path, found[i].stat, hashes[i]) for i in misses]
-    return Ingested(entries, fresh, content, unread - {h for i in misses for h in (hashes[i],)})
+    snapshot = [(item.path, item.stat, digest) for item, digest in zip(found, hashes, strict=True)]
+    return Ingested(
+        entries, snapshot, content, unread - {hashes[i] for i in misses}, all_cached=not misses
+    )
 
 
 def store_unread(

@@ -51,3 +51,10 @@ class Dataset:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    version: DatasetVersion
+    created: bool
+    """False when the content equals the latest version's: nothing new was stored."""

@@ -18,22 +18,10 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import InvalidInput
+from .filetypes import table_format as table_format
 
-TABLE_SUFFIXES: dict[str, str] = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
 _NUMBER = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$"
 _MIXED_SHARE = 0.5  # a text column at least this numeric, but not wholly, is "mixed"
-
-
-def table_format(path: str | Path) -> str | None:
-    """``csv``, ``parquet`` or ``jsonl`` from the file name, or None for other files."""
-    return TABLE_SUFFIXES.get(Path(path).suffix.lower())
 
 
 def read_table(source: str | Path | bytes, fmt: str, *, name: str | None = None) -> pa.Table:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from typing import NamedTuple
 
 from ..errors import InvalidInput, NotFound
-from .statcache import FileStat
+from .statcache import FileStat, file_stat
 
 
 class FoundFile(NamedTuple):
@@ -35,7 +36,7 @@ def scan_folder(root: Path) -> list[FoundFile]:
 
 def _walk(folder: str, prefix: str, found: list[FoundFile], ancestors: dict) -> None:
     try:
-        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        entries = list(os.scandir(folder))  # the whole list is sorted once, at the end
     except PermissionError:
         raise InvalidInput(f"cannot read folder {folder}", hint="check its permissions") from None
     for entry in entries:
@@ -50,7 +51,7 @@ def _walk(folder: str, prefix: str, found: list[FoundFile], ancestors: dict) -> 
             raise InvalidInput(
                 f"cannot follow {Path(entry.path)}: {exc.strerror}", hint="remove the link"
             ) from None
-        if entry.is_dir(follow_symlinks=True):
+        if S_ISDIR(stat.st_mode):
             identity = (stat.st_dev, stat.st_ino)
             if identity in ancestors:
                 raise InvalidInput(
@@ -60,8 +61,8 @@ def _walk(folder: str, prefix: str, found: list[FoundFile], ancestors: dict) -> 
             ancestors[identity] = Path(entry.path)
             _walk(entry.path, relative + "/", found, ancestors)
             del ancestors[identity]
-        elif entry.is_file(follow_symlinks=True):
-            found.append(FoundFile(relative, entry.path, FileStat.of(stat)))
+        elif S_ISREG(stat.st_mode):
+            found.append(FoundFile(relative, entry.path, file_stat(stat)))
 
 
 def _identity(path: Path) -> tuple[int, int]:

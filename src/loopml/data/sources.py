@@ -12,13 +12,14 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from ..clock import now_ms
 from ..errors import InvalidInput
 from ..store.engine import describe_url
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _BATCH_ROWS = 50_000
 _URL_TIMEOUT_S = 60
@@ -39,6 +40,7 @@ class Snapshot:
 
 def from_sql(query: str, db_url: str) -> Snapshot:
     """The result of ``query`` on the database at ``db_url`` (any SQLAlchemy URL)."""
+    import pyarrow as pa
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -115,6 +117,8 @@ def from_url(url: str, *, timeout: float = _URL_TIMEOUT_S) -> Snapshot:
 
 def read_json_records(data: bytes, label: str) -> pa.Table:
     """A JSON array of objects (or an object wrapping exactly one such array) as a table."""
+    import pyarrow as pa
+
     try:
         document = json.loads(data)
     except ValueError as exc:

@@ -12,9 +12,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from blake3 import blake3
 from sqlalchemy import Connection, func, insert, select
 
@@ -25,7 +24,6 @@ from ..governance import audit
 from ..store import Store
 from ..store.schema import dataset_tags, dataset_versions, datasets, run_inputs
 from ..store.upsert import conflict_insert
-from .checking import attached_schema, check_table
 from .content import (
     Ingested,
     ManifestEntry,
@@ -38,24 +36,21 @@ from .content import (
     record_content,
     store_unread,
 )
-from .entities import Dataset, DatasetVersion
-from .formats import read_table, table_format, table_to_parquet, to_arrow
-from .profile import DatasetProfile, profile_table
+from .entities import AddResult, Dataset, DatasetVersion
+from .filetypes import table_format
 from .refs import DatasetRef, check_dataset_name, check_tag, parse_ref
 from .scan import scan_folder
-from .schema import Schema
 from .sources import Snapshot
-from .statcache import FileStat, StatCache
+from .statcache import StatCache, file_stat
+
+if TYPE_CHECKING:  # tables, profiles and schemas load only when a table is involved
+    import pyarrow as pa
+
+    from .profile import DatasetProfile
+    from .schema import Schema
 
 Progress = Callable[[int], None]
 _LS_HINT = "list datasets with: loopml data ls"
-
-
-@dataclass(frozen=True)
-class AddResult:
-    version: DatasetVersion
-    created: bool
-    """False when the content equals the latest version's: nothing new was stored."""
 
 
 @dataclass
@@ -70,7 +65,8 @@ class _Prepared:
     source: dict[str, Any]
     store_content: Callable[[Store, Progress], tuple[str, StoredContent]]
     read: Callable[[], pa.Table] | None
-    fresh_hashes: list[tuple[str | Path, FileStat, str]]
+    remember: Callable[[StatCache], None]
+    """Records the hashes just computed in the stat cache, once the add succeeded."""
 
 
 def add(
@@ -100,19 +96,24 @@ def add(
             prepared.source = {**prepared.source, **source}
         latest = _latest_version(store, name)
         if latest is not None and latest.content_hash == prepared.content_hash:
-            cache.remember(prepared.fresh_hashes)
+            prepared.remember(cache)
             return AddResult(latest, created=False)
         table = prepared.read() if prepared.read else None
         label = prepared.source.get("path", f"the new version of '{name}'")
         if table is not None and table.num_rows == 0:
             raise InvalidInput(f"{label} has no rows", hint="add data rows")
         anomalies = None
-        schema = schema or attached_schema(store, name)
+        if table is not None:
+            from .checking import attached_schema, check_table
+
+            schema = schema or attached_schema(store, name)
         if table is not None and schema is not None:
             report = check_table(table, schema, name=label, warn_only=warn_only)
             anomalies = report.to_dict()["anomalies"] or None
         blob, content = prepared.store_content(store, progress)
         if table is not None:  # the profile travels with the version: the drift reference
+            from .profile import profile_table
+
             profile = store.blobs.put_bytes(profile_table(table).to_bytes())
             content = StoredContent([*content.blobs, profile], content.parts)
         result = _record(
@@ -126,7 +127,7 @@ def add(
             anomalies,
             profile.hash if table is not None else None,
         )
-        cache.remember(prepared.fresh_hashes)
+        prepared.remember(cache)
     return result
 
 
@@ -254,15 +255,21 @@ def materialize(
         raise InvalidInput(f"{dest} exists and is not a folder", hint="name a folder to write to")
     entries = manifest(store, version)
     written = list(materialize_entries(store, entries, dest, progress or (lambda _n: None)))
+    known = [(str(path.resolve()), file_stat(path.stat()), digest) for path, digest in written]
     with StatCache(stat_cache_path(store)) as cache:
-        cache.remember(
-            (path.resolve(), FileStat.of(path.stat()), digest) for path, digest in written
-        )
+        if version.kind == "folder":
+            cache.remember_folder(dest.resolve(), known)
+        else:
+            cache.remember(known)
     return [path for path, _ in written]
 
 
 def read_version_table(store: Store, version: DatasetVersion) -> pa.Table:
     """A table version (or a folder of tables of one format) as an Arrow table."""
+    import pyarrow as pa
+
+    from .formats import read_table
+
     if version.kind == "table":
         data = store.blobs.read_bytes(version.blob)
         return read_table(data, version.format or "parquet", name=version.ref)
@@ -286,6 +293,8 @@ def read_version_table(store: Store, version: DatasetVersion) -> pa.Table:
 
 def version_profile(store: Store, version: DatasetVersion) -> DatasetProfile:
     """The profile of a table version: stored with it, or computed for a folder of tables."""
+    from .profile import DatasetProfile, profile_table
+
     if version.profile_blob:
         return DatasetProfile.from_bytes(store.blobs.read_bytes(version.profile_blob))
     return profile_table(read_version_table(store, version))
@@ -329,6 +338,8 @@ def _prepare(store: Store, data: Any, cache: StatCache, progress: Progress) -> _
         if path.is_file():
             return _prepare_file(path.resolve(), cache)
         raise NotFound(f"no file or folder at {path}", hint="check the path")
+    from .formats import table_to_parquet, to_arrow
+
     table = to_arrow(data)
     payload = table_to_parquet(table)
     return _Prepared(
@@ -340,11 +351,13 @@ def _prepare(store: Store, data: Any, cache: StatCache, progress: Progress) -> _
         source={"type": "dataframe", "library": type(data).__module__.split(".")[0]},
         store_content=lambda store, _progress: _store_bytes(store, payload),
         read=lambda: table,
-        fresh_hashes=[],
+        remember=lambda _cache: None,
     )
 
 
 def _prepare_snapshot(snapshot: Snapshot) -> _Prepared:
+    from .formats import read_table, table_to_parquet
+
     if snapshot.table is not None:  # a query result: stored as Parquet, like a DataFrame
         payload = table_to_parquet(snapshot.table)
         fmt, read = "parquet", (lambda: snapshot.table)
@@ -361,28 +374,34 @@ def _prepare_snapshot(snapshot: Snapshot) -> _Prepared:
         source=snapshot.source,
         store_content=lambda store, _progress: _store_bytes(store, payload),
         read=read,
-        fresh_hashes=[],
+        remember=lambda _cache: None,
     )
 
 
 def _prepare_file(path: Path, cache: StatCache) -> _Prepared:
-    stat = FileStat.of(path.stat())
+    stat = file_stat(path.stat())
     digest = cache.lookup(path, stat)
     fresh = []
     if digest is None:
         digest = hash_file(path)
         fresh.append((path, stat, digest))
     fmt = table_format(path)
+
+    def read() -> pa.Table:
+        from .formats import read_table
+
+        return read_table(path, fmt, name=str(path))  # type: ignore[arg-type]
+
     return _Prepared(
         kind="table" if fmt else "file",
         format=fmt,
         content_hash=digest,
-        size=stat.size,
+        size=stat[1],
         file_count=1,
         source={"type": "path", "path": str(path), "name": path.name},
         store_content=lambda store, _progress: _store_file(store, path, digest),
-        read=(lambda: read_table(path, fmt, name=str(path))) if fmt else None,
-        fresh_hashes=fresh,
+        read=read if fmt else None,
+        remember=lambda cache: cache.remember(fresh),
     )
 
 
@@ -402,7 +421,9 @@ def _prepare_folder(store: Store, root: Path, cache: StatCache, progress: Progre
         source={"type": "path", "path": str(root), "name": root.name},
         store_content=lambda store, progress: _store_folder(store, ingested, paths, progress),
         read=None,
-        fresh_hashes=ingested.fresh,
+        remember=lambda cache: (
+            None if ingested.all_cached else cache.remember_folder(root, ingested.snapshot)
+        ),
     )
 
 

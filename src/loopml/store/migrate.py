@@ -4,6 +4,10 @@ The common case (schema already at head) costs one query and never imports Alemb
 Otherwise one process migrates while the others wait: on SQLite behind a file lock next to
 the database, on PostgreSQL behind a session-level advisory lock. Each waiter re-checks
 the revision after getting the lock, so a migration runs exactly once.
+
+A brand-new, empty database gets the declared tables directly and is stamped at the head
+revision, as running every migration would leave it (a test keeps the two identical);
+Alembic is only imported to upgrade a store that exists.
 """
 
 from __future__ import annotations
@@ -43,7 +47,35 @@ def ensure_schema(engine: Engine) -> None:
         if revision == HEAD_REVISION:
             return
         _check_known(revision)
-        _upgrade(connection)
+        if revision is None and _holds_no_loopml_table(connection):
+            create_at_head(connection)
+        else:
+            _upgrade(connection)
+
+
+def create_at_head(connection: Connection) -> None:
+    """Create every table of a new store and stamp it at :data:`HEAD_REVISION`."""
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, insert
+
+    from .schema import GENESIS_HASH, audit_head, metadata
+
+    metadata.create_all(connection)
+    connection.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS_HASH))
+    version = Table(
+        VERSION_TABLE,
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),  # Alembic's shape
+    )
+    version.create(connection)
+    connection.execute(insert(version).values(version_num=HEAD_REVISION))
+    connection.commit()
+
+
+def _holds_no_loopml_table(connection: Connection) -> bool:
+    from .schema import metadata
+
+    return not set(inspect(connection).get_table_names()) & set(metadata.tables)
 
 
 def _check_known(revision: str | None) -> None:
