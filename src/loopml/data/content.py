@@ -60,14 +60,31 @@ class StoredContent:
 @dataclass
 class Ingested:
     entries: list[ManifestEntry]
-    snapshot: list[tuple[str, FileStat, str]]
-    """(path, stat, hash) of every file, for the stat cache."""
     content: StoredContent
     """What was stored while hashing (content the store did not hold yet)."""
-    unread: set[str]
-    """Hashes known from the stat cache only: stored already, or :func:`store_unread` them."""
-    all_cached: bool = False
-    """Every file was known to the stat cache: its snapshot needs no rewrite."""
+    found: list[FoundFile]
+    hashes: list[str]
+    misses: list[int]
+    """Indexes of the files read now (the rest came from the stat cache)."""
+
+    @property
+    def all_cached(self) -> bool:
+        """Every file was known to the stat cache: its snapshot needs no rewrite."""
+        return not self.misses
+
+    @property
+    def snapshot(self) -> list[tuple[str, FileStat, str]]:
+        """(path, stat, hash) of every file, for the stat cache."""
+        return [
+            (item.path, item.stat, digest)
+            for item, digest in zip(self.found, self.hashes, strict=True)
+        ]
+
+    @property
+    def unread(self) -> set[str]:
+        """Hashes known from the stat cache only: stored already, or :func:`store_unread` them."""
+        read = {self.hashes[i] for i in self.misses}
+        return {digest for digest in self.hashes if digest not in read}
 
 
 def ingest_folder(
@@ -94,7 +111,6 @@ def ingest_folder(
         else:
             misses.append(index)
     progress(len(found) - len(misses))
-    unread = {hashes[i] for i in range(len(found)) if hashes[i]}
     content = StoredContent([], [])
     with contextlib.nullcontext() if not misses else _Packer(store) as packer:
         for start in range(0, len(misses), _BATCH_FILES):
@@ -118,10 +134,7 @@ def ingest_folder(
         ManifestEntry(item.relative, item.stat[1], digest)
         for item, digest in zip(found, hashes, strict=True)
     ]
-    snapshot = [(item.path, item.stat, digest) for item, digest in zip(found, hashes, strict=True)]
-    return Ingested(
-        entries, snapshot, content, unread - {hashes[i] for i in misses}, all_cached=not misses
-    )
+    return Ingested(entries, content, found, hashes, misses)
 
 
 def store_unread(
@@ -227,10 +240,8 @@ class _Packer:
 
 def content_hash(entries: Iterable[ManifestEntry]) -> str:
     """The hash of a folder: of its canonical manifest, independent of how it is stored."""
-    hasher = blake3(b"loopml-folder/1\n")
-    for entry in entries:
-        hasher.update(f"{entry.path}\0{entry.size}\0{entry.hash}\n".encode())
-    return hasher.hexdigest()
+    listing = "".join(f"{path}\0{size}\0{digest}\n" for path, size, digest in entries)
+    return blake3(b"loopml-folder/1\n" + listing.encode()).hexdigest()
 
 
 def encode_manifest(entries: list[ManifestEntry]) -> bytes:
