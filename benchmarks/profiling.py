@@ -113,7 +113,7 @@ def _peak_rss() -> int:
 
 
 def worker(rows: int, repeat: int, batch_rows: int) -> dict[str, Any]:
-    from loopml.data.profile import profile_table
+    from loopml.data.profiling import profile_table
 
     table = make_table(rows)
     gc.collect()

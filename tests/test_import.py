@@ -31,3 +31,22 @@ def test_unknown_names_raise_attribute_error() -> None:
         assert "nothing_here" in str(error)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_submodules_never_shadow_the_sdk_names() -> None:
+    """Importing a submodule sets it as an attribute of its package: no SDK function of
+    ``loopml.data`` may share a name with a module inside it."""
+    import importlib
+    import pkgutil
+    import types
+
+    import loopml.data
+
+    for module in pkgutil.iter_modules(loopml.data.__path__):
+        importlib.import_module(f"loopml.data.{module.name}")
+    shadowed = [
+        name
+        for name in loopml.data.__all__
+        if isinstance(getattr(loopml.data, name), types.ModuleType)
+    ]
+    assert shadowed == []

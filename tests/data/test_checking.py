@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from loopml.data.checking import attached_schema, set_schema
 from loopml.data.schema import infer_schema
-from loopml.data.versions import add, get_version
+from loopml.data.versioning import add, get_version
 from loopml.errors import InvalidInput, ValidationFailed
 from loopml.governance import list_events
 from loopml.store.schema import blobs, dataset_versions

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from loopml.data.diff import diff_versions
-from loopml.data.versions import add
+from loopml.data.versioning import add
 from loopml.errors import InvalidInput, NotFound
 
 from ..helpers import loopml_cli

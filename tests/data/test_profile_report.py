@@ -13,8 +13,8 @@ import plotly.offline
 import pyarrow as pa
 import pytest
 
-from loopml.data.profile import DatasetProfile, profile_table
 from loopml.data.profile_report import profile_html, save_profile_html
+from loopml.data.profiling import DatasetProfile, profile_table
 
 PLOTLY_JS = plotly.offline.get_plotlyjs()
 VOID = {"meta", "br", "img", "input", "link", "hr", "col", "source", "wbr"}

@@ -13,7 +13,7 @@ import pytest
 from loopml.artifacts import open_blob_store
 from loopml.config import resolve
 from loopml.data.remotes import needed_blobs, pull, push, remote_url, select_versions
-from loopml.data.versions import add, materialize
+from loopml.data.versioning import add, materialize
 from loopml.errors import InvalidInput, NotFound
 from loopml.store import open_store
 

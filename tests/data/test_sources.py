@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 import loopml
 from loopml.data.sources import from_sql, from_url
-from loopml.data.versions import add, read_version_table
+from loopml.data.versioning import add, read_version_table
 from loopml.errors import InvalidInput
 
 from ..helpers import free_port, loopml_cli

@@ -48,7 +48,7 @@ def add_cmd(
 
     A table is checked against the dataset's schema first (see 'loopml data schema').
     """
-    from ..data.versions import add
+    from ..data.versioning import add
     from ..store import open_store
 
     data = _what_to_add(path, sql, db, url)
@@ -86,7 +86,7 @@ def ls(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List datasets, or the versions of one dataset (newest first)."""
-    from ..data.versions import list_datasets, list_versions
+    from ..data.versioning import list_datasets, list_versions
     from ..store import open_store
 
     store = open_store(create=False)
@@ -130,7 +130,7 @@ def show(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """One version: what it holds, where it came from, its columns or files."""
-    from ..data.versions import get_version, manifest
+    from ..data.versioning import get_version, manifest
     from ..store import open_store
 
     store = open_store(create=False)
@@ -176,7 +176,7 @@ def get(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Write the exact bytes of a version into a folder, checking every hash."""
-    from ..data.versions import get_version, materialize
+    from ..data.versioning import get_version, materialize
     from ..store import open_store
 
     store = open_store(create=False)
@@ -245,7 +245,7 @@ def profile_cmd(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Per column: missing values, moments, quantiles, distinct counts, top values."""
-    from ..data.versions import get_version, version_profile
+    from ..data.versioning import get_version, version_profile
     from ..store import open_store
 
     store = open_store(create=False)
@@ -320,7 +320,7 @@ def schema_infer(
 ) -> None:
     """Print a schema inferred from a table version, as YAML to edit and attach."""
     from ..data.schema import infer_schema
-    from ..data.versions import get_version, read_version_table
+    from ..data.versioning import get_version, read_version_table
     from ..store import open_store
 
     store = open_store(create=False)
@@ -418,7 +418,7 @@ def tag(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Point a tag at a version; NAME@TAG then names it everywhere."""
-    from ..data.versions import tag_version
+    from ..data.versioning import tag_version
     from ..store import open_store
 
     store = open_store(create=False)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from .profile import DatasetProfile
+    from .profiling import DatasetProfile
     from .schema import Schema
     from .sources import Snapshot
     from .validation import ValidationReport
@@ -51,7 +51,7 @@ def add(name: str, data: Any, *, message: str | None = None, warn_only: bool = F
     :class:`~loopml.errors.ValidationFailed`, unless ``warn_only`` stores it with its
     anomalies.
     """
-    from .versions import add as add_version
+    from .versioning import add as add_version
 
     return add_version(_store(), name, data, message=message, warn_only=warn_only)
 
@@ -80,7 +80,7 @@ def load(ref: str, *, output: Literal["pandas", "arrow"] = "pandas") -> pd.DataF
     Inside an active run, the run records that it read this version.
     """
     from ..tracking.fluent import active_run
-    from .versions import get_version, read_version_table, record_input
+    from .versioning import get_version, read_version_table, record_input
 
     store = _store()
     version = get_version(store, ref)
@@ -93,13 +93,13 @@ def load(ref: str, *, output: Literal["pandas", "arrow"] = "pandas") -> pd.DataF
 
 def get(ref: str, dest: str | Path) -> list[Path]:
     """Write the exact bytes of a version under folder ``dest``; returns the files written."""
-    from .versions import materialize
+    from .versioning import materialize
 
     return materialize(_store(), ref, dest)
 
 
 def show(ref: str) -> DatasetVersion:
-    from .versions import get_version
+    from .versioning import get_version
 
     return get_version(_store(), ref)
 
@@ -107,7 +107,7 @@ def show(ref: str) -> DatasetVersion:
 def profile(ref: str) -> DatasetProfile:
     """The profile of a table version: per column counts, nulls, moments, quantiles,
     distinct counts and top values, mergeable (``.merge``) and viewable (``.save_html``)."""
-    from .versions import get_version, version_profile
+    from .versioning import get_version, version_profile
 
     store = _store()
     return version_profile(store, get_version(store, ref))
@@ -153,20 +153,20 @@ def validate(
 
 def versions(name: str) -> list[DatasetVersion]:
     """Every version of dataset ``name``, newest first."""
-    from .versions import list_versions
+    from .versioning import list_versions
 
     return list_versions(_store(), name)
 
 
 def datasets() -> list[Dataset]:
-    from .versions import list_datasets
+    from .versioning import list_datasets
 
     return list_datasets(_store())
 
 
 def tag(ref: str, name: str) -> DatasetVersion:
     """Point tag ``name`` at version ``ref`` (``loopml.data.load("customers@gold")``)."""
-    from .versions import tag_version
+    from .versioning import tag_version
 
     return tag_version(_store(), ref, name)
 

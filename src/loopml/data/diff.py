@@ -12,7 +12,7 @@ from ..errors import InvalidInput
 from ..store import Store
 from .entities import DatasetVersion
 from .refs import parse_ref
-from .versions import get_version, manifest, version_profile
+from .versioning import get_version, manifest, version_profile
 
 _NUMERIC_STATS = ("null_rate", "mean", "std", "min", "p50", "max")
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import jinja2
 
-from .profile import ColumnProfile, DatasetProfile
+from .profiling import ColumnProfile, DatasetProfile
 
 TOP_VALUES = 20
 HISTOGRAM_BINS = 30

@@ -22,7 +22,7 @@ from ..store import Store
 from ..store.bulk import rows_by_keys
 from ..store.schema import blob_parts, blobs
 from .entities import DatasetVersion
-from .versions import get_version, list_datasets, list_versions, manifest
+from .versioning import get_version, list_datasets, list_versions, manifest
 
 Progress = Callable[[int], None]
 DEFAULT_WORKERS = 8

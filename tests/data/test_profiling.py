@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loopml.data.profile import (
+from loopml.data.profiling import (
     HLL_LG_K,
     KLL_K,
     QUANTILES,

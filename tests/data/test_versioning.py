@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 import loopml
-from loopml.data.versions import (
+from loopml.data.versioning import (
     add,
     get_version,
     list_datasets,
@@ -294,8 +294,8 @@ def test_loading_inside_a_run_records_lineage(project: Path) -> None:
 
 
 def test_table_versions_carry_their_profile(store, tmp_path: Path) -> None:
-    from loopml.data.profile import DatasetProfile
-    from loopml.data.versions import version_profile
+    from loopml.data.profiling import DatasetProfile
+    from loopml.data.versioning import version_profile
 
     (tmp_path / "a.csv").write_text("x,plan\n1,basic\n2,pro\n3,pro\n")
     version = add(store, "a", tmp_path / "a.csv").version

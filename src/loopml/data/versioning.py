@@ -46,7 +46,7 @@ from .statcache import StatCache, file_stat
 if TYPE_CHECKING:  # tables, profiles and schemas load only when a table is involved
     import pyarrow as pa
 
-    from .profile import DatasetProfile
+    from .profiling import DatasetProfile
     from .schema import Schema
 
 Progress = Callable[[int], None]
@@ -112,7 +112,7 @@ def add(
             anomalies = report.to_dict()["anomalies"] or None
         blob, content = prepared.store_content(store, progress)
         if table is not None:  # the profile travels with the version: the drift reference
-            from .profile import profile_table
+            from .profiling import profile_table
 
             profile = store.blobs.put_bytes(profile_table(table).to_bytes())
             content = StoredContent([*content.blobs, profile], content.parts)
@@ -293,7 +293,7 @@ def read_version_table(store: Store, version: DatasetVersion) -> pa.Table:
 
 def version_profile(store: Store, version: DatasetVersion) -> DatasetProfile:
     """The profile of a table version: stored with it, or computed for a folder of tables."""
-    from .profile import DatasetProfile, profile_table
+    from .profiling import DatasetProfile, profile_table
 
     if version.profile_blob:
         return DatasetProfile.from_bytes(store.blobs.read_bytes(version.profile_blob))
