@@ -112,7 +112,8 @@ def test_the_password_is_never_recorded(project: Path, orders_db: str) -> None:
         ("SELECT * FROM nowhere", None, 'failed: relation "nowhere" does not exist'),
         ("", None, "the SQL query is empty"),
         ("SELECT 1", "postgresql+psycopg://u@127.0.0.1:1/x", "failed: connection"),
-        ("SELECT 1", "nonsense://x", "cannot use database URL 'nonsense://x'"),
+        ("SELECT 1", "nonsense://x", "cannot snapshot 'nonsense' databases"),
+        ("SELECT 1", "sqlite:////no/such/file.db", "no SQLite database at /no/such/file.db"),
     ],
 )
 def test_bad_queries_and_databases_are_refused_clearly(

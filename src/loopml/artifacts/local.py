@@ -40,27 +40,33 @@ class LocalBlobStore:
     def exists(self, digest: str) -> bool:
         return is_hash(digest) and self.path_of(digest).is_file()
 
-    def put_file(self, source: str | Path, digest: str | None = None) -> BlobInfo:
+    def put_file(
+        self,
+        source: str | Path,
+        digest: str | None = None,
+        hashed_stat: tuple[int, int, int] | None = None,
+    ) -> BlobInfo:
         """Store a file's content under its hash (``digest`` if the caller knows it).
 
         Content already stored is not copied again. A new file is copied in the kernel
-        and must not change meanwhile: its size, modification and change times are
-        compared before and after, and a change refuses the blob.
+        and must be the file that was hashed: its (size, mtime_ns, ctime_ns) must equal
+        ``hashed_stat`` (taken when ``digest`` was computed) and must not move during the
+        copy; any change refuses the blob instead of storing other bytes under the hash.
         """
         source = Path(source)
-        digest = digest or hash_file(source)
+        if digest is None:
+            hashed_stat = _stamp(source.stat())
+            digest = hash_file(source)
         before = source.stat()
+        if hashed_stat is not None and _stamp(before) != tuple(hashed_stat):
+            raise _changed(source)
         if self.exists(digest):
             return BlobInfo(digest, before.st_size)
         tmp = self._new_temp()
         try:
             copy_file(source, tmp)
-            after = source.stat()
-            if _stamp(after) != _stamp(before):
-                raise InvalidInput(
-                    f"{source} changed while it was being stored",
-                    hint="store it again once nothing is writing to it",
-                )
+            if _stamp(source.stat()) != _stamp(before):
+                raise _changed(source)
             self._publish(tmp, digest)
         finally:
             tmp.unlink(missing_ok=True)
@@ -78,8 +84,12 @@ class LocalBlobStore:
             tmp.unlink(missing_ok=True)
         return BlobInfo(digest, len(data))
 
-    def put_stream(self, stream: BinaryIO) -> BlobInfo:
-        """Copy ``stream`` in chunks while hashing it; memory stays at one chunk."""
+    def put_stream(self, stream: BinaryIO, expected: str | None = None) -> BlobInfo:
+        """Copy ``stream`` in chunks while hashing it; memory stays at one chunk.
+
+        With ``expected``, content that hashes otherwise is refused and never published
+        (a corrupt copy from elsewhere cannot land under, or next to, a good blob).
+        """
         tmp = self._new_temp()
         hasher = blake3()
         size = 0
@@ -90,6 +100,8 @@ class LocalBlobStore:
                     out.write(chunk)
                     size += len(chunk)
             digest = hasher.hexdigest()
+            if expected is not None and digest != expected:
+                raise corrupt_blob(expected, "the source")
             self._publish(tmp, digest)
         finally:
             tmp.unlink(missing_ok=True)
@@ -194,3 +206,10 @@ def _pid_alive(pid: int) -> bool:
 
 def _stamp(stat: os.stat_result) -> tuple[int, int, int]:
     return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+def _changed(source: Path) -> InvalidInput:
+    return InvalidInput(
+        f"{source} changed while it was being added",
+        hint="add it again once nothing is writing to it",
+    )

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 from blake3 import blake3
 
-from ..errors import IntegrityFailure, NotFound, StoreError
+from ..errors import IntegrityFailure, InvalidInput, NotFound, StoreError
 from .hashing import CHUNK_SIZE, hash_bytes, hash_file, hash_stream, is_hash
 from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob
 
@@ -49,18 +49,29 @@ class FsspecBlobStore:
     def exists(self, digest: str) -> bool:
         return is_hash(digest) and self._call(self.fs.exists, self.key_of(digest))
 
-    def put_file(self, source: str | Path, digest: str | None = None) -> BlobInfo:
+    def put_file(
+        self,
+        source: str | Path,
+        digest: str | None = None,
+        hashed_stat: tuple[int, int, int] | None = None,
+    ) -> BlobInfo:
         """Store a file; content already stored (``digest``, or hashed now) is not uploaded.
 
-        A new file is hashed again while it uploads: what is stored under a hash is
-        exactly what was hashed.
+        A new file is hashed again while it uploads and must hash to ``digest``: what is
+        stored under a hash is exactly what was hashed (``hashed_stat`` is not needed).
         """
         source = Path(source)
         digest = digest or hash_file(source)
         if self.exists(digest):
             return BlobInfo(digest, source.stat().st_size)
         with open(source, "rb") as handle:
-            return self.put_stream(handle)
+            try:
+                return self.put_stream(handle, expected=digest)
+            except IntegrityFailure:
+                raise InvalidInput(
+                    f"{source} changed while it was being added",
+                    hint="add it again once nothing is writing to it",
+                ) from None
 
     def put_bytes(self, data: bytes | bytearray) -> BlobInfo:
         digest = hash_bytes(data)
@@ -68,7 +79,7 @@ class FsspecBlobStore:
             self._call(self.fs.pipe_file, self.key_of(digest), data)
         return BlobInfo(digest, len(data))
 
-    def put_stream(self, stream: BinaryIO) -> BlobInfo:
+    def put_stream(self, stream: BinaryIO, expected: str | None = None) -> BlobInfo:
         """Upload to a temporary key while hashing, then move the object under its hash.
 
         The bytes stored are exactly the bytes hashed, even if a file changes while it is
@@ -84,6 +95,8 @@ class FsspecBlobStore:
                     out.write(chunk)
                     size += len(chunk)
             digest = hasher.hexdigest()
+            if expected is not None and digest != expected:
+                raise corrupt_blob(expected, "the source")
             if not self.exists(digest):
                 self._call(self.fs.copy, temp_key, self.key_of(digest))  # server-side copy
         finally:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import (
@@ -35,7 +35,9 @@ def add_cmd(
     name: str = typer.Argument(..., help="Dataset name, e.g. customers."),
     path: Path = typer.Argument(None, help="A file (CSV, Parquet, JSONL or any), or a folder."),
     sql: str = typer.Option(None, help="Snapshot this query's result (with --db) instead."),
-    db: str = typer.Option(None, help="The database URL for --sql (any SQLAlchemy URL)."),
+    db: str = typer.Option(
+        None, help="The database for --sql: PostgreSQL, MySQL/MariaDB or SQLite URL."
+    ),
     url: str = typer.Option(None, help="Snapshot this HTTP API's JSON or CSV answer instead."),
     message: str = typer.Option(None, "--message", "-m", help="What changed in this version."),
     schema: Path = typer.Option(None, help="Check against this schema file, not the attached one."),
@@ -390,9 +392,10 @@ def _transfer_cmd(
     url = remotes.remote_url(remote)
     store = open_store(create=False)
     run = remotes.push if direction == "push" else remotes.pull
-    total = remotes.transfer_total(store, refs)
-    with _progress(f"{direction} {url}", total=total, quiet=json_output, unit="bytes") as step:
-        report = run(store, refs, url, workers=workers, progress=step)
+    with _progress(f"{direction} {url}", quiet=json_output, unit="bytes") as bar:
+        report = run(
+            store, refs, url, workers=workers, progress=bar.advance, on_total=bar.set_total
+        )
     if json_output:
         print_json(report.to_dict())
     else:
@@ -521,10 +524,26 @@ def _bytes(size: int) -> str:
     return f"{size} B"
 
 
+class _Bar:
+    """What a command may tell its progress bar: a total, learned late, and steps."""
+
+    def __init__(self, progress: Progress, task: Any) -> None:
+        self._progress, self._task = progress, task
+
+    def advance(self, count: int) -> None:
+        self._progress.advance(self._task, count)
+
+    def set_total(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+
+    def __call__(self, count: int) -> None:
+        self.advance(count)
+
+
 @contextmanager
 def _progress(
     label: str, *, total: int | None = None, quiet: bool = False, unit: str = "files"
-) -> Iterator[Callable[[int], None]]:
+) -> Iterator[_Bar]:
     counter = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
     with Progress(
         "[progress.description]{task.description}",
@@ -535,5 +554,4 @@ def _progress(
         transient=True,
         disable=quiet or not err_console.is_terminal,
     ) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda count: progress.advance(task, count)
+        yield _Bar(progress, progress.add_task(label, total=total))

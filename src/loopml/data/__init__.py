@@ -57,7 +57,8 @@ def add(name: str, data: Any, *, message: str | None = None, warn_only: bool = F
 
 
 def from_sql(query: str, db: str) -> Snapshot:
-    """A snapshot of ``query``'s result on database ``db`` (any SQLAlchemy URL), to add:
+    """A snapshot of ``query``'s result on database ``db`` (PostgreSQL, MySQL/MariaDB or
+    SQLite, opened read-only), to add:
 
     >>> snapshot = loopml.data.from_sql("SELECT * FROM orders", url)  # doctest: +SKIP
     >>> loopml.data.add("orders", snapshot)  # doctest: +SKIP

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from blake3 import blake3
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ..artifacts import BlobInfo
 from ..artifacts.hashing import hash_file
@@ -33,8 +33,8 @@ from ..errors import IntegrityFailure, InvalidInput
 from ..store import Store
 from ..store.bulk import insert_rows, rows_by_keys
 from ..store.schema import blob_parts, blobs
-from .scan import FoundFile
-from .statcache import FileStat, StatCache
+from .scan import FoundFile, check_relative
+from .statcache import FileStat, StatCache, file_stat
 
 PACK_FILE_MAX = 1 << 20  # files up to 1 MiB are packed
 PACK_SIZE = 32 << 20  # a pack closes at 32 MiB
@@ -114,14 +114,18 @@ def ingest_folder(
     content = StoredContent([], [])
     with contextlib.nullcontext() if not misses else _Packer(store) as packer:
         for start in range(0, len(misses), _BATCH_FILES):
-            batch: dict[str, bytes | str] = {}
+            batch: dict[str, bytes | tuple[str, tuple[int, int, int]]] = {}
             for index in misses[start : start + _BATCH_FILES]:
-                path = found[index].path
-                if found[index].stat[1] > PACK_FILE_MAX:
+                path, stat = found[index].path, found[index].stat
+                if stat[1] > PACK_FILE_MAX:
                     digest = _hash_large(path)
-                    batch.setdefault(digest, path)
+                    if _stamp(os.stat(path)) != stat[1:]:  # must be the file the walk saw
+                        raise _changed(path)
+                    batch.setdefault(digest, (path, stat[1:]))
                 else:
                     data = _read(path)
+                    if len(data) != stat[1]:  # the manifest records the walk's size
+                        raise _changed(path)
                     digest = blake3(data).hexdigest()
                     batch.setdefault(digest, data)
                 hashes[index] = digest
@@ -154,7 +158,7 @@ def store_unread(
                 missing.discard(entry.hash)
                 source = paths[entry.path]
                 if entry.size > PACK_FILE_MAX:
-                    packer.add(entry.hash, source)
+                    packer.add(entry.hash, (source, None))  # hashed again while stored
                 else:
                     data = _read(source)
                     _same(blake3(data).hexdigest(), entry, source)
@@ -189,15 +193,19 @@ class _Packer:
             self._queue.put(None)
             self._thread.join()
 
-    def add(self, digest: str, content: bytes | str) -> None:
-        """Pack ``content`` (bytes), or store a large file (a path) as a blob of its own."""
+    def add(self, digest: str, content: bytes | tuple[str, tuple[int, int, int] | None]) -> None:
+        """Pack ``content`` (bytes), or store a large file as a blob of its own: ``(path,
+        stat)`` with the (size, mtime_ns, ctime_ns) it had when hashed, or None to hash it
+        again while it is stored."""
         self._raise_if_failed()
-        if isinstance(content, str):
-            info = self._store.blobs.put_file(content)
-            if info.hash != digest:
-                raise InvalidInput(
-                    f"{content} changed while it was being added", hint="add it again"
-                )
+        if isinstance(content, tuple):
+            path, hashed_stat = content
+            if hashed_stat is None:
+                info = self._store.blobs.put_file(path)
+                if info.hash != digest:
+                    raise _changed(path)
+            else:
+                info = self._store.blobs.put_file(path, digest, hashed_stat)
             self._written.append(info)
             return
         if self._size + len(content) > PACK_SIZE:
@@ -279,43 +287,21 @@ def record_content(connection: Connection, content: StoredContent) -> None:
     )
 
 
-def read_content(store: Store, digest: str, size: int) -> bytes:
-    """The bytes of a file by content hash, whether packed or a blob of its own."""
-    with store.read() as connection:
-        part = connection.execute(
-            select(blob_parts.c.pack, blob_parts.c.offset).where(blob_parts.c.hash == digest)
-        ).first()
-    if part is None:
-        return store.blobs.read_bytes(digest)
-    with store.blobs.open(part.pack) as handle:
-        handle.seek(part.offset)
-        data = handle.read(size)
-    if blake3(data).hexdigest() != digest:
-        raise IntegrityFailure(
-            f"a file in pack {part.pack[:12]}… does not match its hash {digest[:12]}…",
-            hint="run 'loopml artifacts verify'",
-        )
-    return data
-
-
-def materialize_entries(
-    store: Store, entries: list[ManifestEntry], dest: Path, progress: Callable[[int], None]
-) -> Iterator[tuple[Path, str]]:
-    """Write every file of a manifest under ``dest``, hash-checked; yields (path, hash)."""
-    from ..artifacts import clean_artifact_path
-
+def iter_contents(
+    store: Store, entries: list[ManifestEntry]
+) -> Iterator[tuple[ManifestEntry, bytes | None]]:
+    """Each entry with its bytes, read from its pack and hash-checked; every pack is
+    opened once. Content stored as a blob of its own comes as None: stream it from the
+    blob store rather than hold a large file in memory."""
     locations = _locations(store, [entry.hash for entry in entries])
     by_pack: dict[str, list[ManifestEntry]] = {}
     for entry in entries:
         where = locations.get(entry.hash)
         by_pack.setdefault(where[0] if where else "", []).append(entry)
     for pack, group in by_pack.items():
-        if not pack:  # content stored as blobs of their own
+        if not pack:
             for entry in group:
-                target = dest / clean_artifact_path(entry.path)
-                store.blobs.get_file(entry.hash, target)
-                progress(1)
-                yield target, entry.hash
+                yield entry, None
             continue
         with store.blobs.open(pack) as handle:
             for entry in sorted(group, key=lambda item: locations[item.hash][1]):
@@ -326,10 +312,26 @@ def materialize_entries(
                         f"{entry.path} in pack {pack[:12]}… does not match its hash",
                         hint="run 'loopml artifacts verify'",
                     )
-                target = dest / clean_artifact_path(entry.path)
-                _write_atomically(target, data)
-                progress(1)
-                yield target, entry.hash
+                yield entry, data
+
+
+def materialize_entries(
+    store: Store, entries: list[ManifestEntry], dest: Path, progress: Callable[[int], None]
+) -> Iterator[tuple[Path, str, FileStat]]:
+    """Write every file of a manifest under ``dest``, hash-checked.
+
+    Yields (path, hash, stat) with the stat taken right after each file is written, so
+    the stat cache never pairs a later edit with this content.
+    """
+    for entry, data in iter_contents(store, entries):
+        target = dest / check_relative(entry.path)
+        if data is None:
+            store.blobs.get_file(entry.hash, target)
+        else:
+            _write_atomically(target, data)
+        stat = file_stat(target.stat())  # before anything else can touch the file
+        progress(1)
+        yield target, entry.hash, stat
 
 
 def _read(path: str) -> bytes:
@@ -349,9 +351,17 @@ def _hash_large(path: str) -> str:
 
 def _same(digest: str, entry: ManifestEntry, source: str) -> None:
     if digest != entry.hash:
-        raise InvalidInput(
-            f"{source} changed while it was being added", hint="add it again once it is written"
-        )
+        raise _changed(source)
+
+
+def _changed(path: str) -> InvalidInput:
+    return InvalidInput(
+        f"{path} changed while it was being added", hint="add it again once it is written"
+    )
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, int, int]:
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 def _missing(store: Store, hashes: set[str]) -> set[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 TABLE_SUFFIXES: dict[str, str] = {
     ".csv": "csv",
-    ".tsv": "csv",
+    ".tsv": "tsv",
     ".parquet": "parquet",
     ".pq": "parquet",
     ".jsonl": "jsonl",
@@ -15,5 +15,5 @@ TABLE_SUFFIXES: dict[str, str] = {
 
 
 def table_format(path: str | Path) -> str | None:
-    """``csv``, ``parquet`` or ``jsonl`` from the file name, or None for other files."""
+    """``csv``, ``tsv``, ``parquet`` or ``jsonl`` from the file name, or None for others."""
     return TABLE_SUFFIXES.get(Path(path).suffix.lower())

@@ -35,7 +35,7 @@ def read_table(source: str | Path | bytes, fmt: str, *, name: str | None = None)
         raise InvalidInput(
             f"{label}: '{fmt}' is not a table format", hint="use csv, parquet or jsonl"
         )
-    table = reader(data, label, Path(str(source)).suffix.lower() == ".tsv")
+    table = reader(data, label)
     if table.num_columns == 0:
         raise InvalidInput(f"{label} has no columns", hint="add a file with a header row")
     return table
@@ -72,7 +72,7 @@ def table_to_parquet(table: pa.Table) -> bytes:
 _MIXED_HINT = "make the column hold one type, or convert it to text explicitly"
 
 
-def _read_csv(data: bytes, label: str, tab: bool) -> pa.Table:
+def _read_csv(data: bytes, label: str, tab: bool = False) -> pa.Table:
     import pyarrow.csv as pcsv
 
     options = pcsv.ParseOptions(delimiter="\t" if tab else ",")
@@ -127,7 +127,7 @@ def _refuse_mixed_columns(table: pa.Table, label: str) -> None:
             )
 
 
-def _read_parquet(data: bytes, label: str, _tab: bool) -> pa.Table:
+def _read_parquet(data: bytes, label: str) -> pa.Table:
     import pyarrow.parquet as pq
 
     try:
@@ -140,7 +140,7 @@ def _read_parquet(data: bytes, label: str, _tab: bool) -> pa.Table:
         ) from None
 
 
-def _read_jsonl(data: bytes, label: str, _tab: bool) -> pa.Table:
+def _read_jsonl(data: bytes, label: str) -> pa.Table:
     import pyarrow.json as pjson
 
     try:
@@ -163,14 +163,19 @@ def _pandas_problem(exc: Exception) -> str:
     return str(exc)
 
 
-def _read_json(data: bytes, label: str, _tab: bool) -> pa.Table:
+def _read_json(data: bytes, label: str) -> pa.Table:
     from .sources import read_json_records
 
     return read_json_records(data, label)
 
 
-_READERS: dict[str, Callable[[bytes, str, bool], pa.Table]] = {
+def _read_tsv(data: bytes, label: str) -> pa.Table:
+    return _read_csv(data, label, tab=True)
+
+
+_READERS: dict[str, Callable[[bytes, str], pa.Table]] = {
     "csv": _read_csv,
+    "tsv": _read_tsv,
     "parquet": _read_parquet,
     "jsonl": _read_jsonl,
     "json": _read_json,  # an array of objects: what HTTP APIs answer

@@ -98,10 +98,14 @@ def push(
     *,
     workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
+    on_total: Progress | None = None,
 ) -> TransferReport:
-    """Send the blobs the versions ``refs`` need and ``remote`` lacks."""
+    """Send the blobs the versions ``refs`` need and ``remote`` lacks.
+
+    ``on_total(bytes)`` hears how much is to be sent, ``progress(bytes)`` each blob sent.
+    """
     target = open_blob_store(remote)
-    return _transfer(store, refs, "push", store.blobs, target, remote, workers, progress)
+    return _transfer(store, refs, "push", store.blobs, target, remote, workers, progress, on_total)
 
 
 def pull(
@@ -111,10 +115,11 @@ def pull(
     *,
     workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
+    on_total: Progress | None = None,
 ) -> TransferReport:
     """Fetch the blobs the versions ``refs`` need and the local store lacks."""
     source = open_blob_store(remote)
-    return _transfer(store, refs, "pull", source, store.blobs, remote, workers, progress)
+    return _transfer(store, refs, "pull", source, store.blobs, remote, workers, progress, on_total)
 
 
 def _transfer(
@@ -126,6 +131,7 @@ def _transfer(
     remote: str,
     workers: int,
     progress: Progress | None,
+    on_total: Progress | None,
 ) -> TransferReport:
     if workers < 1:
         raise InvalidInput(f"workers must be at least 1, got {workers}")
@@ -138,14 +144,14 @@ def _transfer(
             stream = source.open(digest)
         except NotFound:
             raise NotFound(f"blob {digest[:12]}… is missing from {source.url}") from None
-        with stream:
-            info = target.put_stream(stream)
-        if info.hash != digest:
-            target.delete(info.hash)
+        try:
+            with stream:
+                target.put_stream(stream, expected=digest)  # never published if it differs
+        except IntegrityFailure:
             raise IntegrityFailure(
                 f"blob {digest[:12]}… in {source.url} does not match its hash",
                 hint="run 'loopml artifacts verify' where it came from",
-            )
+            ) from None
 
     present = set(target.iter_hashes())  # one listing instead of a request per blob
     # A pull needs the folders' manifests here before it knows which files they list.
@@ -159,6 +165,8 @@ def _transfer(
     if direction == "pull":
         report.present -= len(manifests)
         report.transferred, report.bytes = len(manifests), sum(sizes[d] for d in manifests)
+    if on_total is not None:
+        on_total(sum(todo.values()))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(copy, digest): digest for digest in sorted(todo)}
         for future in as_completed(futures):
@@ -172,8 +180,3 @@ def _transfer(
             report.bytes += todo[digest]
             step(todo[digest])
     return report
-
-
-def transfer_total(store: Store, refs: list[str]) -> int:
-    """Bytes of every blob the versions need (for a progress bar's total)."""
-    return sum(needed_blobs(store, select_versions(store, refs)).values())

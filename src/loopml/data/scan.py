@@ -7,6 +7,7 @@ leads back into a folder already on the walk is a loop and is refused with both 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from typing import NamedTuple
@@ -21,6 +22,31 @@ class FoundFile(NamedTuple):
     path: str
     """Absolute path (a string: 50,000 Path objects cost more than the walk)."""
     stat: FileStat
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_relative(relative: str) -> str:
+    """A file's path inside a dataset, as ``add`` accepts and ``get`` writes it.
+
+    Relative, without ``.`` or ``..`` parts, without control characters, valid UTF-8
+    (colons and other characters a POSIX file name may hold are fine).
+    """
+    parts = relative.split("/")
+    if relative.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise InvalidInput(f"'{relative}' is not a relative path inside the dataset")
+    if _CONTROL.search(relative):
+        raise InvalidInput(
+            f"file name {relative!r} holds a control character", hint="rename the file"
+        )
+    try:
+        relative.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"file name {relative!r} is not valid UTF-8", hint="rename the file"
+        ) from None
+    return relative
 
 
 def scan_folder(root: Path) -> list[FoundFile]:
@@ -41,6 +67,8 @@ def _walk(folder: str, prefix: str, found: list[FoundFile], ancestors: dict) -> 
         raise InvalidInput(f"cannot read folder {folder}", hint="check its permissions") from None
     for entry in entries:
         relative = f"{prefix}{entry.name}"
+        if _CONTROL.search(entry.name) or not _utf8(entry.name):
+            check_relative(relative)  # raises, naming the file
         try:
             stat = entry.stat(follow_symlinks=True)
         except FileNotFoundError:
@@ -63,6 +91,14 @@ def _walk(folder: str, prefix: str, found: list[FoundFile], ancestors: dict) -> 
             del ancestors[identity]
         elif S_ISREG(stat.st_mode):
             found.append(FoundFile(relative, entry.path, file_stat(stat)))
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the name (surrogate escapes)
+        return False
+    return True
 
 
 def _identity(path: Path) -> tuple[int, int]:

@@ -39,24 +39,40 @@ class Snapshot:
 
 
 def from_sql(query: str, db_url: str) -> Snapshot:
-    """The result of ``query`` on the database at ``db_url`` (any SQLAlchemy URL)."""
-    import pyarrow as pa
-    from sqlalchemy import create_engine, text
+    """The result of ``query`` on the database at ``db_url``: PostgreSQL, MySQL/MariaDB or
+    SQLite, each opened so that the query cannot write (a read-only transaction, or a
+    read-only SQLite file), and rolled back afterwards."""
+    from sqlalchemy import create_engine, make_url, text
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
     if not isinstance(query, str) or not query.strip():
         raise InvalidInput("the SQL query is empty", hint='pass --sql "SELECT ..."')
     shown = describe_url(db_url)
     try:
-        engine = create_engine(db_url)
-    except (ArgumentError, NoSuchModuleError) as exc:
+        url = make_url(db_url)
+    except ArgumentError as exc:
         raise InvalidInput(f"cannot use database URL '{shown}': {exc}") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        url = _read_only_sqlite(url, shown)
+    elif backend not in ("postgresql", "mysql", "mariadb"):
+        raise InvalidInput(
+            f"cannot snapshot '{backend}' databases: there is no way here to open them read-only",
+            hint="snapshots read PostgreSQL, MySQL/MariaDB and SQLite",
+        )
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise InvalidInput(
+            f"cannot use database URL '{shown}': {exc}",
+            hint="install the database's driver (psycopg, pymysql, ...)",
+        ) from None
     try:
         with engine.connect() as connection:
-            if engine.dialect.name == "postgresql":
+            if backend == "postgresql":
                 connection.execution_options(postgresql_readonly=True)
-            elif engine.dialect.name == "sqlite":
-                connection.exec_driver_sql("PRAGMA query_only = ON")
+            elif backend in ("mysql", "mariadb"):
+                connection.exec_driver_sql("SET TRANSACTION READ ONLY")
             try:
                 result = connection.execution_options(stream_results=True).execute(text(query))
                 if not result.returns_rows:
@@ -64,10 +80,7 @@ def from_sql(query: str, db_url: str) -> Snapshot:
                         "the SQL query returns no rows to snapshot", hint="use a SELECT query"
                     )
                 names = list(result.keys())
-                batches = [
-                    pa.RecordBatch.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
-                    for rows in result.partitions(_BATCH_ROWS)
-                ]
+                parts = [_rows_table(names, rows) for rows in result.partitions(_BATCH_ROWS)]
             finally:
                 connection.rollback()
     except DBAPIError as exc:
@@ -77,12 +90,48 @@ def from_sql(query: str, db_url: str) -> Snapshot:
         ) from None
     finally:
         engine.dispose()
-    if not batches:
-        table = pa.table({name: pa.array([], pa.null()) for name in names})
-    else:
-        table = pa.Table.from_batches(batches).combine_chunks()
+    table = _combine(parts, names)
     source = {"type": "sql", "db": shown, "query": query, "fetched_at": now_ms()}
     return Snapshot(source=source, table=table)
+
+
+def _read_only_sqlite(url: Any, shown: str) -> Any:
+    from pathlib import Path
+
+    from sqlalchemy import make_url
+
+    path = url.database
+    if not path or path == ":memory:":
+        raise InvalidInput(f"'{shown}' names no SQLite file", hint="use sqlite:///path/to/file.db")
+    if not Path(path).is_file():
+        raise InvalidInput(f"no SQLite database at {path}", hint="check the path")
+    # mode=ro: the query cannot write, and a mistyped path is never created.
+    return make_url(f"sqlite:///file:{Path(path).resolve()}?mode=ro&uri=true")
+
+
+def _rows_table(names: list[str], rows: list[Any]) -> pa.Table:
+    import pyarrow as pa
+
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    arrays = []
+    for name, values in zip(names, columns, strict=True):
+        try:
+            arrays.append(pa.array(list(values)))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InvalidInput(
+                f"column '{name}' of the query result cannot be stored: {exc}",
+                hint=f"cast it in the query, e.g. CAST({name} AS TEXT)",
+            ) from None
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _combine(parts: list[pa.Table], names: list[str]) -> pa.Table:
+    import pyarrow as pa
+
+    if not parts:
+        return pa.table({name: pa.array([], pa.null()) for name in names})
+    # A column that is all NULL in one batch and typed in another is promoted, not refused.
+    return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
 
 
 def from_url(url: str, *, timeout: float = _URL_TIMEOUT_S) -> Snapshot:
@@ -146,7 +195,9 @@ def read_json_records(data: bytes, label: str) -> pa.Table:
 
 def _format_of(url: str, content_type: str, payload: bytes) -> str:
     path = url.split("?", 1)[0].lower()
-    if content_type in _CSV_TYPES or path.endswith((".csv", ".tsv")):
+    if path.endswith(".tsv") or content_type == "text/tab-separated-values":
+        return "tsv"
+    if content_type in _CSV_TYPES or path.endswith(".csv"):
         return "csv"
     if (
         content_type in _JSON_TYPES

@@ -17,6 +17,7 @@ import marshal
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,10 +25,24 @@ FileStat = tuple[int, int, int, int]
 """(inode, size, mtime_ns, ctime_ns)."""
 
 _FORMAT = f"loopml-stat/1 python-{sys.version_info[0]}.{sys.version_info[1]}"
+_COARSE_WINDOW_NS = 2_000_000_000  # filesystems that keep whole seconds (FAT, some shares)
+_FINE_WINDOW_NS = 20_000_000  # nanosecond timestamps still advance per clock tick
 
 
 def file_stat(stat: os.stat_result) -> FileStat:
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def racy(stat: FileStat, now_ns: int) -> bool:
+    """Whether ``stat`` is too recent to trust (git's "racily clean" entries).
+
+    A file written again within the same timestamp tick as the read keeps its stat, so
+    an entry this young is not cached: the next add hashes the file again. The tick is
+    a clock tick on filesystems with nanosecond times, up to two seconds on others.
+    """
+    newest = max(stat[2], stat[3])
+    window = _COARSE_WINDOW_NS if newest % 1_000_000 == 0 else _FINE_WINDOW_NS
+    return now_ns - newest < window
 
 
 class StatCache:
@@ -75,7 +90,10 @@ class StatCache:
     ) -> None:
         """Replace the snapshot of ``folder`` with ``entries`` (path, stat, hash)."""
         paths, stats, hashes = [], [], []
+        now = time.time_ns()
         for path, stat, digest in entries:
+            if racy(stat, now):
+                continue
             paths.append(str(path))
             stats.append(tuple(stat))
             hashes.append(digest)
@@ -95,7 +113,8 @@ class StatCache:
         return row[4] if row and tuple(row[:4]) == tuple(stat) else None
 
     def remember(self, entries: Iterable[tuple[str | Path, FileStat, str]]) -> None:
-        rows = [(str(path), *stat, digest) for path, stat, digest in entries]
+        now = time.time_ns()
+        rows = [(str(path), *stat, digest) for path, stat, digest in entries if not racy(stat, now)]
         with self._db:
             self._db.execute("BEGIN")
             self._db.executemany(

@@ -32,6 +32,7 @@ from .content import (
     decode_manifest,
     encode_manifest,
     ingest_folder,
+    iter_contents,
     materialize_entries,
     record_content,
     store_unread,
@@ -154,6 +155,11 @@ def get_version(store: Store, ref: str | DatasetRef) -> DatasetVersion:
                 )
         else:
             number = ref.version or latest
+        if latest is None:
+            raise NotFound(
+                f"dataset '{ref.name}' has no versions yet",
+                hint=f"add one: loopml data add {ref.name} PATH",
+            )
         row = connection.execute(_version_query(dataset_id, number)).first()
         if row is None:
             raise NotFound(
@@ -255,13 +261,13 @@ def materialize(
         raise InvalidInput(f"{dest} exists and is not a folder", hint="name a folder to write to")
     entries = manifest(store, version)
     written = list(materialize_entries(store, entries, dest, progress or (lambda _n: None)))
-    known = [(str(path.resolve()), file_stat(path.stat()), digest) for path, digest in written]
+    known = [(str(path.resolve()), stat, digest) for path, digest, stat in written]
     with StatCache(stat_cache_path(store)) as cache:
         if version.kind == "folder":
             cache.remember_folder(dest.resolve(), known)
         else:
             cache.remember(known)
-    return [path for path, _ in written]
+    return [path for path, _, _ in written]
 
 
 def read_version_table(store: Store, version: DatasetVersion) -> pa.Table:
@@ -274,15 +280,20 @@ def read_version_table(store: Store, version: DatasetVersion) -> pa.Table:
         data = store.blobs.read_bytes(version.blob)
         return read_table(data, version.format or "parquet", name=version.ref)
     if version.kind == "folder":
-        from .content import read_content
-
         entries = manifest(store, version)
         formats = {table_format(entry.path) for entry in entries}
         if len(formats) == 1 and None not in formats:
             fmt = formats.pop()
+            contents = dict(iter_contents(store, entries))  # pack order; rows keep path order
             parts = [
-                read_table(read_content(store, e.hash, e.size), fmt, name=f"{version.ref}/{e.path}")
-                for e in entries
+                read_table(
+                    contents[entry]
+                    if contents[entry] is not None
+                    else store.blobs.read_bytes(entry.hash),
+                    fmt,  # type: ignore[arg-type]
+                    name=f"{version.ref}/{entry.path}",
+                )
+                for entry in entries
             ]
             return pa.concat_tables(parts, promote_options="permissive")
     raise InvalidInput(
@@ -399,7 +410,7 @@ def _prepare_file(path: Path, cache: StatCache) -> _Prepared:
         size=stat[1],
         file_count=1,
         source={"type": "path", "path": str(path), "name": path.name},
-        store_content=lambda store, _progress: _store_file(store, path, digest),
+        store_content=lambda store, _progress: _store_file(store, path, digest, stat),
         read=read if fmt else None,
         remember=lambda cache: cache.remember(fresh),
     )
@@ -432,8 +443,11 @@ def _store_bytes(store: Store, payload: bytes) -> tuple[str, StoredContent]:
     return info.hash, StoredContent([info], [])
 
 
-def _store_file(store: Store, path: Path, digest: str) -> tuple[str, StoredContent]:
-    info = store.blobs.put_file(path, digest)
+def _store_file(
+    store: Store, path: Path, digest: str, stat: tuple[int, int, int, int]
+) -> tuple[str, StoredContent]:
+    # The stat the hash came from: a file rewritten since is refused, not mis-stored.
+    info = store.blobs.put_file(path, digest, stat[1:])
     return info.hash, StoredContent([info], [])
 
 
