@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 FileStat = tuple[int, int, int, int]
 """(inode, size, mtime_ns, ctime_ns)."""
@@ -43,6 +44,18 @@ def racy(stat: FileStat, now_ns: int) -> bool:
     newest = max(stat[2], stat[3])
     window = _COARSE_WINDOW_NS if newest % 1_000_000 == 0 else _FINE_WINDOW_NS
     return now_ns - newest < window
+
+
+class FolderSnapshot(NamedTuple):
+    """Parallel lists: a file's absolute path, its stat and its content hash."""
+
+    paths: list[str]
+    stats: list[FileStat]
+    hashes: list[str]
+
+    def known(self) -> dict[str, tuple[FileStat, str]]:
+        """Path -> (stat, hash)."""
+        return dict(zip(self.paths, zip(self.stats, self.hashes, strict=True), strict=True))
 
 
 class StatCache:
@@ -72,18 +85,19 @@ class StatCache:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def known(self, folder: str | Path) -> dict[str, tuple[FileStat, str]]:
-        """Every cached entry of files under ``folder``: path -> (stat, hash)."""
+    def snapshot(self, folder: str | Path) -> FolderSnapshot | None:
+        """The cached entries of files under ``folder``, in the order they were stored."""
         row = self._db.execute(
             "SELECT format, entries FROM folder_snapshots WHERE root = ?", (str(folder),)
         ).fetchone()
         if row is not None and row[0] == _FORMAT:
             try:
                 paths, stats, hashes = marshal.loads(row[1])
-                return dict(zip(paths, zip(stats, hashes, strict=True), strict=True))
+                if len(paths) == len(stats) == len(hashes):
+                    return FolderSnapshot(paths, stats, hashes)
             except (ValueError, EOFError, TypeError):
                 pass  # a damaged snapshot is only a slower add
-        return {}
+        return None
 
     def remember_folder(
         self, folder: str | Path, entries: Iterable[tuple[str, FileStat, str]]

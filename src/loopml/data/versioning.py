@@ -40,7 +40,7 @@ from .content import (
 from .entities import AddResult, Dataset, DatasetVersion
 from .filetypes import table_format
 from .refs import DatasetRef, check_dataset_name, check_tag, parse_ref
-from .scan import scan_folder
+from .scan import bulk_allocation, scan_folder
 from .sources import Snapshot
 from .statcache import StatCache, file_stat
 
@@ -91,7 +91,7 @@ def add(
     """
     name = check_dataset_name(name)
     progress = progress or (lambda _n: None)
-    with StatCache(stat_cache_path(store)) as cache:
+    with bulk_allocation(), StatCache(stat_cache_path(store)) as cache:
         prepared = _prepare(store, data, cache, progress)
         if source:
             prepared.source = {**prepared.source, **source}
@@ -421,7 +421,6 @@ def _prepare_folder(store: Store, root: Path, cache: StatCache, progress: Progre
     if not found:
         raise InvalidInput(f"folder {root} holds no files", hint="add a folder with files in it")
     ingested = ingest_folder(store, found, cache, root, progress)
-    paths = {item.relative: item.path for item in found}
     entries = ingested.entries
     return _Prepared(
         kind="folder",
@@ -430,7 +429,7 @@ def _prepare_folder(store: Store, root: Path, cache: StatCache, progress: Progre
         size=sum(entry.size for entry in entries),
         file_count=len(entries),
         source={"type": "path", "path": str(root), "name": root.name},
-        store_content=lambda store, progress: _store_folder(store, ingested, paths, progress),
+        store_content=lambda store, progress: _store_folder(store, ingested, progress),
         read=None,
         remember=lambda cache: (
             None if ingested.all_cached else cache.remember_folder(root, ingested.snapshot)
@@ -452,9 +451,9 @@ def _store_file(
 
 
 def _store_folder(
-    store: Store, ingested: Ingested, paths: dict[str, str], progress: Progress
+    store: Store, ingested: Ingested, progress: Progress
 ) -> tuple[str, StoredContent]:
-    content = store_unread(store, ingested, paths, progress)
+    content = store_unread(store, ingested, progress)
     listing = store.blobs.put_bytes(encode_manifest(ingested.entries))
     return listing.hash, StoredContent([*content.blobs, listing], content.parts)
 
