@@ -26,10 +26,10 @@ for step in range(5000):
 """
 
 
-def _history(run_id: str) -> list[int]:
+def _history(run_id: str, key: str = "m") -> list[int]:
     store = open_store(resolve())
     try:
-        return [int(p.value) for p in get_metric_history(store, run_id, "m")]
+        return [int(p.value) for p in get_metric_history(store, run_id, key)]
     finally:
         store.close()
 
@@ -157,12 +157,16 @@ def work(value):
     return value
 
 if __name__ == "__main__":
-    with loopml.start_run(experiment="forks") as run:
-        run.log_metric("parent", 1.0)
-        with multiprocessing.get_context("fork").Pool(2) as pool:
-            assert sorted(pool.map(work, range(20))) == list(range(20))
-        run.log_metric("parent", 2.0)
-    print(run.id)
+    # Several rounds: the pool terminates its workers right after the last result, the
+    # moment where rows logged in a worker used to be lost and a worker could ignore
+    # its SIGTERM and hang the pool's shutdown.
+    for _ in range(5):
+        with loopml.start_run(experiment="forks") as run:
+            run.log_metric("parent", 1.0)
+            with multiprocessing.get_context("fork").Pool(2) as pool:
+                assert sorted(pool.map(work, range(20))) == list(range(20))
+            run.log_metric("parent", 2.0)
+        print(run.id)
 """
 
 
@@ -176,16 +180,43 @@ def test_forked_workers_log_into_the_parents_run_without_losing_or_doubling(
         [sys.executable, str(script)], cwd=project, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    run_id = done.stdout.strip()
+    run_ids = done.stdout.split()
+    assert len(run_ids) == 5
     store = open_store(resolve())
     try:
-        child = get_metric_history(store, run_id, "child")
-        parent = get_metric_history(store, run_id, "parent")
+        for run_id in run_ids:
+            child = get_metric_history(store, run_id, "child")
+            parent = get_metric_history(store, run_id, "parent")
+            assert sorted(int(p.value) for p in child) == list(range(20))
+            assert [p.value for p in parent] == [1.0, 2.0]  # no copy of the parent's rows
+            assert loopml.get_run(run_id).status == "FINISHED"
     finally:
         store.close()
-    assert sorted(int(p.value) for p in child) == list(range(20))
-    assert [p.value for p in parent] == [1.0, 2.0]  # no copy of the parent's rows
-    assert loopml.get_run(run_id).status == "FINISHED"
+
+
+def test_a_forked_child_killed_by_sigterm_has_written_what_it_logged(project: Path) -> None:
+    code = """
+import os, signal, time, loopml
+run = loopml.start_run(experiment="forks")
+ready_r, ready_w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    for step in range(50):
+        run.log_metric("child", float(step))
+    os.write(ready_w, b"x")
+    time.sleep(60)
+    os._exit(0)
+os.read(ready_r, 1)
+os.kill(pid, signal.SIGTERM)
+_, status = os.waitpid(pid, 0)
+print(os.WIFSIGNALED(status), run.id)
+run.end()
+"""
+    done = run_python(code, cwd=project, timeout=60)
+    assert done.returncode == 0, done.stderr
+    killed, run_id = done.stdout.split()
+    assert killed == "True"  # the default action: it did not linger in a handler
+    assert _history(run_id, "child") == list(range(50))
 
 
 def test_a_forked_child_that_exits_does_not_end_the_parents_run(project: Path) -> None:

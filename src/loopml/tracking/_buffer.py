@@ -9,10 +9,16 @@ slow, the buffer stops growing at ``ceiling`` rows: ``add`` then writes synchron
 What a ``kill -9`` can lose is bounded: while the store keeps up, the rows logged in the
 last ``max_delay_s`` (50 ms) plus the batch being written at that instant; if the store
 falls behind, at most ``ceiling`` rows (200,000), because logging then waits for it.
+
+A forked child (a multiprocessing pool worker, say) writes each call directly instead:
+its parent may terminate it as soon as its task returns, before any buffer could flush,
+so nothing logged there is ever left in memory.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
 import time
@@ -94,6 +100,10 @@ class MetricBuffer:
             self.flush()
 
     def _run(self) -> None:
+        # Termination signals must reach the main thread. One delivered here would only
+        # flag the main thread, which stays blocked if it is waiting in C at that moment.
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         while not self._closed:
             self._wake.wait(self._max_delay_s)
             self._wake.clear()
@@ -126,28 +136,55 @@ class MetricBuffer:
                 raise
 
 
-def buffer_for(store: Store) -> MetricBuffer:
+class DirectWriter:
+    """The buffer's interface for forked children: every call is written before it returns."""
+
+    pending = 0
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add(self, row: MetricRow) -> None:
+        self.extend((row,))
+
+    def extend(self, rows: Iterable[MetricRow]) -> None:
+        batch = list(rows)
+        if batch:
+            with self._store.write() as connection:
+                write_metric_rows(connection, batch)
+
+    def flush(self) -> None:
+        """Nothing is ever pending."""
+
+    flush_if_pending = flush
+    close = flush
+
+
+def buffer_for(store: Store) -> MetricBuffer | DirectWriter:
     """The metric buffer of ``store`` in this process, started on first use.
 
     A forked child starts with an empty ``store.state`` (see ``loopml.store``), so it gets
-    a buffer of its own instead of a copy of its parent's pending rows.
+    a writer of its own instead of a copy of its parent's pending rows.
     """
     buffer = store.state.get("metric_buffer")
     if buffer is None:
         with _create_lock:
             buffer = store.state.get("metric_buffer")
             if buffer is None:
-                buffer = MetricBuffer(store)
+                if _forked:
+                    buffer = DirectWriter(store)
+                else:
+                    buffer = MetricBuffer(store)
+                    store.on_close(buffer.close)
+                    store.before_read(buffer.flush_if_pending)
+                    _flush_at_child_exit(buffer)
                 store.state["metric_buffer"] = buffer
-                store.on_close(buffer.close)
-                store.before_read(buffer.flush_if_pending)
-                _flush_at_child_exit(buffer)
     return buffer
 
 
 def _flush_at_child_exit(buffer: MetricBuffer) -> None:
-    # multiprocessing children leave through os._exit and skip atexit handlers; they
-    # run multiprocessing's own finalizers instead.
+    # multiprocessing children (spawned ones; forked ones write directly) leave through
+    # os._exit and skip atexit handlers; they run multiprocessing's own finalizers instead.
     multiprocessing = sys.modules.get("multiprocessing")
     if multiprocessing is not None and multiprocessing.parent_process() is not None:
         from multiprocessing.util import Finalize
@@ -162,4 +199,11 @@ def flush_buffered(store: Store) -> None:
         buffer.flush()
 
 
+def _note_fork() -> None:
+    global _forked
+    _forked = True
+
+
 _create_lock = threading.Lock()
+_forked = False
+os.register_at_fork(after_in_child=_note_fork)

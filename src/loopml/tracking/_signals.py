@@ -6,10 +6,16 @@ blocks and ``finally`` clauses unwind normally: buffered metrics are flushed and
 is marked KILLED. While the main thread is inside a :func:`deferred_signals` section
 (moving a metric batch into the store), the signal waits until the section ends, so a
 batch can never be half moved when the exception arrives.
+
+A forked child gets the default handlers back. A Python-level handler only runs when the
+main thread next executes bytecode, so a pool worker waiting on its task queue in C
+would ignore its pool's SIGTERM and hang the pool's shutdown; forked children write
+their metrics directly (see ``_buffer``), so the default, immediate death loses nothing.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -69,3 +75,17 @@ def _raise_for(signum: int) -> None:
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise SystemExit(128 + signum)
+
+
+def _restore_defaults_in_child() -> None:
+    # ``_installed`` stays True: a run started in the child keeps the defaults too.
+    try:
+        if signal.getsignal(signal.SIGTERM) is _handle:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if signal.getsignal(signal.SIGINT) is _handle:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread of the child: nothing we can change
+        pass
+
+
+os.register_at_fork(after_in_child=_restore_defaults_in_child)

@@ -23,7 +23,7 @@ from ..store import Store, close_default_stores, default_store
 from . import _signals
 from . import artifacts as _files
 from . import runs as _runs
-from ._buffer import MetricBuffer, buffer_for, flush_buffered
+from ._buffer import DirectWriter, MetricBuffer, buffer_for, flush_buffered
 from .entities import FAILED, FINISHED, KILLED, RUNNING, ArtifactEntry, Run
 from .environment import capture_origin, environment_record, warm_up
 from .metrics import MetricRow, next_steps
@@ -39,7 +39,7 @@ class ActiveRun:
         self.name = run.name
         self.experiment_name = run.experiment_name
         self._pid = os.getpid()
-        self._buffer: MetricBuffer | None = buffer_for(store)
+        self._buffer: MetricBuffer | DirectWriter | None = buffer_for(store)
         self._next_step: dict[str, int] = {}
         self._checked_keys: set[str] = set()
         self.ended = False
@@ -68,7 +68,7 @@ class ActiveRun:
         """The run as stored now, including every metric logged so far."""
         return _runs.get_run(self.store, self.id)  # reads flush buffered metrics first
 
-    def _metric_buffer(self) -> MetricBuffer:
+    def _metric_buffer(self) -> MetricBuffer | DirectWriter:
         # None in a forked child: it logs through a buffer (and thread) of its own.
         if self._buffer is None:
             self._buffer = buffer_for(self.store)
