@@ -41,12 +41,16 @@ _EXPORTS: dict[str, str] = {
     "default_store": "loopml.store",
     "Store": "loopml.store",
     "LoopmlError": "loopml.errors",
+    "step": "loopml.pipelines.steps",
+    "pipeline": "loopml.pipelines.graph",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .errors import LoopmlError as LoopmlError
+    from .pipelines.graph import pipeline as pipeline
+    from .pipelines.steps import step as step
     from .store import Store as Store
     from .store import default_store as default_store
     from .store import open_store as open_store

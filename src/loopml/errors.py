@@ -127,6 +127,14 @@ class SchemaTooNew(StoreError):
     code = "schema_too_new"
 
 
+class StepFailed(LoopmlError):
+    """A pipeline step failed after its retries, or timed out; ``details`` name it and its run."""
+
+    http_status = 422
+    exit_code = 7
+    code = "step_failed"
+
+
 class IntegrityFailure(LoopmlError):
     """Stored content does not match its hash, or the audit chain is broken."""
 

@@ -13,7 +13,7 @@ from typing import NoReturn
 import typer
 
 from ..errors import LoopmlError
-from . import artifacts, audit, data, experiments, init, runs
+from . import artifacts, audit, data, experiments, init, pipelines, runs
 from ._output import err_console
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(data.app, name="data")
 app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(audit.app, name="audit")
+app.add_typer(pipelines.app, name="pipeline")
 
 
 def _print_version(value: bool) -> None:

@@ -81,10 +81,12 @@ def load(ref: str, *, output: Literal["pandas", "arrow"] = "pandas") -> pd.DataF
     Inside an active run, the run records that it read this version.
     """
     from ..tracking.fluent import active_run
+    from .reads import note_read, pin_for
     from .versioning import get_version, read_version_table, record_input
 
     store = _store()
-    version = get_version(store, ref)
+    version = get_version(store, pin_for(ref))
+    note_read(ref, version.dataset, version.version)
     table = read_version_table(store, version)
     run = active_run()
     if run is not None:

@@ -283,6 +283,89 @@ model_aliases = Table(
     **_CLUSTERED,
 )
 
+# Pipelines: a pipeline run is a tracked run (its row in `runs`) plus what only a pipeline
+# has; each step execution is a tracked child run, recorded with its cache key.
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("pipeline", String(NAME_LENGTH), nullable=False),
+    Column("file", String(1024), nullable=False),
+    Column("params", Text, nullable=False),  # JSON: the overrides given, by dotted name
+    Column("executor", String(64), nullable=False),
+    Column("resumed_from", String(RUN_ID_LENGTH)),
+    Column("reproduced_from", String(RUN_ID_LENGTH)),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "pipeline", "created_at"),
+)
+
+step_runs = Table(
+    "step_runs",
+    metadata,
+    Column("pipeline_run_id", ForeignKey("pipeline_runs.run_id"), primary_key=True),
+    Column("name", String(NAME_LENGTH), primary_key=True),  # node name: train, score[3]
+    Column("step", String(NAME_LENGTH), nullable=False),  # the step function's name
+    Column("status", String(16), nullable=False),
+    Column("run_id", ForeignKey("runs.id")),  # the execution's run; NULL when reused
+    Column("cache_key", String(HASH_LENGTH)),
+    Column("key_parts", Text),  # JSON: source, code, params, inputs, packages
+    Column("reused_from", String(RUN_ID_LENGTH)),  # pipeline run whose outputs were reused
+    Column("reason", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("outputs", Text),  # JSON: [{hash, materializer, type, size}]
+    Column("started_at", BigInteger),
+    Column("ended_at", BigInteger),
+    Index(None, "cache_key"),
+    **_CLUSTERED,
+)
+
+# Which artifact went into or came out of which step run: lineage by artifact hash.
+step_artifacts = Table(
+    "step_artifacts",
+    metadata,
+    Column("pipeline_run_id", String(RUN_ID_LENGTH), primary_key=True),
+    Column("step", String(NAME_LENGTH), primary_key=True),
+    Column("role", String(8), primary_key=True),  # in | out
+    Column("name", String(NAME_LENGTH), primary_key=True),  # argument name or output index
+    Column("blob", ForeignKey("blobs.hash"), nullable=False, index=True),
+    ForeignKeyConstraint(
+        ["pipeline_run_id", "step"], ["step_runs.pipeline_run_id", "step_runs.name"]
+    ),
+    **_CLUSTERED,
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
+    Column("file", String(1024), nullable=False),
+    Column("params", Text, nullable=False),  # JSON overrides
+    Column("trigger", String(16), nullable=False),  # cron | dataset | alert
+    Column("spec", String(NAME_LENGTH), nullable=False),  # cron expression or object name
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("cursor", Text),  # last cron time handled (ms) or last dataset version seen
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# One row per tick that a scheduler claimed; the primary key is what keeps two
+# schedulers from starting the same tick twice.
+schedule_ticks = Table(
+    "schedule_ticks",
+    metadata,
+    Column("schedule_id", ForeignKey("schedules.id"), primary_key=True),
+    Column("tick", String(128), primary_key=True),
+    Column("claimed_by", String(NAME_LENGTH), nullable=False),
+    Column("claimed_at", BigInteger, nullable=False),
+    Column("pipeline_run_id", String(RUN_ID_LENGTH)),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    **_CLUSTERED,
+)
+
+
 # The audit log is an append-only hash chain: each event's hash covers its content and the
 # previous event's hash; `audit_head` holds the newest (seq, hash) so that deleting the
 # tail of the chain is detectable too, and its row lock serialises appends.
