@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and pip:
-#   make demo   creates .venv, installs loopml, runs the tracking example
+#   make demo   creates .venv, installs loopml, runs the tracking and churn examples
 #   make test   installs the test dependencies, runs ruff, then the whole suite
 PYTHON ?= python3
 VENV := .venv
@@ -20,6 +20,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed-demo
 	cd examples/tracking && ../../$(BIN)/loopml init && ../../$(BIN)/python train.py
+	cd examples/churn && ../../$(BIN)/loopml init && ../../$(BIN)/python generate.py \
+	  && ../../$(BIN)/loopml data add customers data/customers.csv \
+	  && ../../$(BIN)/loopml pipeline run pipeline.py \
+	  && ../../$(BIN)/loopml pipeline run pipeline.py -p train.max_depth=6
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks examples
@@ -31,6 +35,7 @@ test: lint
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/tracking.py
 	$(BIN)/python benchmarks/data.py
+	$(BIN)/python benchmarks/pipelines.py
 
 clean:
 	rm -rf $(VENV) examples/*/.loopml .pytest_cache .ruff_cache

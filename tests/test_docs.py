@@ -38,6 +38,7 @@ EXPECTED_PAGES = {
     "index.md",
     "tracking.md",
     "data.md",
+    "pipelines.md",
     "search.md",
     "storage.md",
     "configuration.md",

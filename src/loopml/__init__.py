@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "LoopmlError": "loopml.errors",
     "step": "loopml.pipelines.steps",
     "pipeline": "loopml.pipelines.graph",
+    "tune": "loopml.pipelines.tuning",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -51,6 +52,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .errors import LoopmlError as LoopmlError
     from .pipelines.graph import pipeline as pipeline
     from .pipelines.steps import step as step
+    from .pipelines.tuning import tune as tune
     from .store import Store as Store
     from .store import default_store as default_store
     from .store import open_store as open_store
