@@ -1,0 +1,744 @@
+"""Schedules: run a pipeline file on a cron expression or when a dataset gets a new version.
+
+A schedule's *cursor* is the last tick it handled: a cron time (ms) or a dataset version.
+It starts at the creation time (no back-fill of past cron times) or at the dataset's latest
+version (only versions added later trigger). Each scheduler pass turns what happened since
+the cursor into at most one *tick* per schedule, the newest ("catch-up: latest only"): a
+scheduler that was down for a day runs a nightly pipeline once, not once per missed night.
+
+Two schedulers may run against one store. :func:`claim_tick` decides which one starts a
+tick: in one write transaction it checks the tick is newer than the cursor, inserts the
+``schedule_ticks`` row (``ON CONFLICT DO NOTHING`` on its primary key) and moves the cursor.
+Only the caller whose insert landed gets True, on SQLite and PostgreSQL alike.
+
+>>> add_schedule(store, "nightly", "flow.py", cron="0 2 * * *")  # doctest: +SKIP
+>>> add_schedule(store, "on-data", "flow.py", on="dataset:customers")  # doctest: +SKIP
+>>> run_scheduler(store, once=True)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from ..clock import format_ms, now_ms
+from ..errors import AlreadyExists, InvalidInput, LoopmlError, NotFound, StoreError
+from ..governance import audit
+from ..store import Store
+from ..store.schema import dataset_versions, datasets, schedule_ticks, schedules
+from ..store.upsert import conflict_insert
+
+CRON, DATASET, ALERT = "cron", "dataset", "alert"
+RUNNING, FINISHED, FAILED = "RUNNING", "FINISHED", "FAILED"
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+_NAME_RULE = "letters, digits, '_', '-', '.'; starting with a letter or digit; at most 128"
+_LS_HINT = "list schedules with: loopml schedule ls"
+_CRON_EXAMPLE = "five fields, minute hour day-of-month month day-of-week, in UTC: '0 2 * * *'"
+_TICK_LENGTH = 128  # schedule_ticks.tick
+_ERROR_TAIL = 4000  # characters of a failure kept on the tick row
+_CLI = "from loopml.cli import main; main()"  # there is no ``python -m loopml``
+
+
+@dataclass(frozen=True)
+class Schedule:
+    id: int
+    name: str
+    file: str
+    """The pipeline file as an absolute path, optionally ``:PIPELINE``."""
+    params: dict[str, Any]
+    trigger: str
+    """``cron``, ``dataset`` or ``alert``."""
+    spec: str
+    """The cron expression, or the dataset or deployment name."""
+    enabled: bool
+    cursor: str | None
+    """The last tick handled: a cron time in ms, or a dataset version number."""
+    created_by: str
+    created_at: int
+
+    @property
+    def on(self) -> str:
+        """The trigger as the CLI spells it: ``cron 0 2 * * *`` or ``dataset:customers``."""
+        return f"cron {self.spec}" if self.trigger == CRON else f"{self.trigger}:{self.spec}"
+
+    def next_time(self, now: datetime | None = None) -> int | None:
+        """The next cron time after ``now`` (ms), or None for event triggers."""
+        if self.trigger != CRON:
+            return None
+        from croniter import croniter
+
+        moment = croniter(self.spec, _aware(now)).get_next(datetime)
+        return int(moment.timestamp() * 1000)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "file": self.file,
+            "params": self.params,
+            "trigger": self.trigger,
+            "spec": self.spec,
+            "on": self.on,
+            "enabled": self.enabled,
+            "cursor": self.cursor,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class Tick:
+    schedule_id: int
+    tick: str
+    claimed_by: str
+    claimed_at: int
+    pipeline_run_id: str | None
+    status: str
+    """RUNNING while the pipeline runs, then FINISHED or FAILED."""
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schedule_id": self.schedule_id,
+            "tick": self.tick,
+            "claimed_by": self.claimed_by,
+            "claimed_at": self.claimed_at,
+            "pipeline_run_id": self.pipeline_run_id,
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+# --- managing schedules -----------------------------------------------------------------
+
+
+def add_schedule(
+    store: Store,
+    name: str,
+    file: str | Path,
+    *,
+    cron: str | None = None,
+    on: str | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Schedule:
+    """Schedule pipeline ``file`` (``FILE`` or ``FILE:PIPELINE``) on exactly one trigger.
+
+    ``cron`` is a five-field expression in UTC; ``on`` is ``dataset:NAME`` (runs for each
+    new version of that dataset) or ``alert:DEPLOYMENT`` (stored; inactive until
+    monitoring exists). Nothing that happened before the schedule was created triggers it.
+    """
+    name = _check_name(name)
+    target = _absolute_target(file)
+    trigger, spec = _parse_trigger(cron, on)
+    values = dict(params or {})
+    now = now_ms()
+    cursor = str(now) if trigger == CRON else None
+    with store.write() as connection:
+        if trigger == DATASET:
+            cursor = str(_latest_dataset_version(connection, spec))
+        row = {
+            "name": name,
+            "file": target,
+            "params": json.dumps(values, sort_keys=True, default=str),
+            "trigger": trigger,
+            "spec": spec,
+            "enabled": True,
+            "cursor": cursor,
+            "created_by": store.actor,
+            "created_at": now,
+        }
+        # RETURNING, not rowcount: psycopg reports -1 for an insert that returns rows.
+        inserted = connection.execute(
+            conflict_insert(connection, schedules)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=["name"])
+            .returning(schedules.c.id)
+        ).scalar_one_or_none()
+        if inserted is None:
+            raise AlreadyExists(
+                f"schedule '{name}' exists already",
+                hint=f"choose another name, or remove it first: loopml schedule rm {name}",
+            )
+        created = _get(connection, name)
+        audit.record(
+            connection,
+            actor=store.actor,
+            action="schedule.create",
+            object_type="schedule",
+            object_id=name,
+            after=_audited(created),
+        )
+    return created
+
+
+def get_schedule(store: Store, name: str) -> Schedule:
+    with store.read() as connection:
+        return _get(connection, name)
+
+
+def list_schedules(store: Store) -> list[Schedule]:
+    """Every schedule, by name."""
+    with store.read() as connection:
+        rows = connection.execute(select(schedules).order_by(schedules.c.name)).all()
+    return [_to_schedule(row) for row in rows]
+
+
+def remove_schedule(store: Store, name: str) -> Schedule:
+    """Delete a schedule and its tick history; the pipeline runs it started stay."""
+    with store.write() as connection:
+        found = _get(connection, name, for_update=True)
+        connection.execute(delete(schedule_ticks).where(schedule_ticks.c.schedule_id == found.id))
+        connection.execute(delete(schedules).where(schedules.c.id == found.id))
+        audit.record(
+            connection,
+            actor=store.actor,
+            action="schedule.delete",
+            object_type="schedule",
+            object_id=name,
+            before=_audited(found),
+        )
+    return found
+
+
+def set_enabled(store: Store, name: str, enabled: bool) -> Schedule:
+    """Pause or resume a schedule. The cursor is kept, so on resume the newest tick missed
+    while paused runs once (catch-up: latest only), as Airflow does for an unpaused DAG."""
+    with store.write() as connection:
+        found = _get(connection, name, for_update=True)
+        if found.enabled == enabled:
+            return found
+        connection.execute(
+            update(schedules).where(schedules.c.id == found.id).values(enabled=enabled)
+        )
+        audit.record(
+            connection,
+            actor=store.actor,
+            action="schedule.enable" if enabled else "schedule.disable",
+            object_type="schedule",
+            object_id=name,
+            before={"enabled": found.enabled},
+            after={"enabled": enabled},
+        )
+        return _get(connection, name)
+
+
+def list_ticks(store: Store, name: str, *, limit: int = 50) -> list[Tick]:
+    """The newest ``limit`` ticks of schedule ``name``, newest first."""
+    with store.read() as connection:
+        found = _get(connection, name)
+        rows = connection.execute(
+            select(schedule_ticks)
+            .where(schedule_ticks.c.schedule_id == found.id)
+            .order_by(schedule_ticks.c.claimed_at.desc(), schedule_ticks.c.tick.desc())
+            .limit(limit)
+        ).all()
+    return [_to_tick(row) for row in rows]
+
+
+def last_ticks(store: Store) -> dict[int, Tick]:
+    """The newest tick of every schedule that has one, by schedule id."""
+    newest = (
+        select(schedule_ticks.c.schedule_id, func.max(schedule_ticks.c.claimed_at).label("at"))
+        .group_by(schedule_ticks.c.schedule_id)
+        .subquery()
+    )
+    with store.read() as connection:
+        rows = connection.execute(
+            select(schedule_ticks)
+            .join(
+                newest,
+                (newest.c.schedule_id == schedule_ticks.c.schedule_id)
+                & (newest.c.at == schedule_ticks.c.claimed_at),
+            )
+            .order_by(schedule_ticks.c.tick)
+        ).all()
+    return {row.schedule_id: _to_tick(row) for row in rows}
+
+
+# --- what is due, and who runs it -------------------------------------------------------
+
+
+def due_ticks(store: Store, schedule: Schedule, now: datetime | None = None) -> list[str]:
+    """The tick keys ``schedule`` should run at ``now`` (default: the current time, UTC).
+
+    Cron: the newest cron time in (cursor, now], as ``cron:2026-11-27T02:00:00Z``. Dataset:
+    the newest version above the cursor, as ``dataset:customers@4``. Older missed ticks
+    are skipped on purpose (catch-up: latest only), so the list holds at most one key.
+    Alert triggers are inactive until monitoring exists and are never due.
+    """
+    if schedule.trigger == CRON:
+        latest = _latest_cron_time(schedule.spec, _aware(now))
+        if latest > _cursor(schedule.cursor):
+            return [_cron_tick(latest)]
+        return []
+    if schedule.trigger == DATASET:
+        with store.read() as connection:
+            version = _latest_dataset_version(connection, schedule.spec)
+        if version > _cursor(schedule.cursor):
+            return [_dataset_tick(schedule.spec, version)]
+    return []
+
+
+def claim_tick(store: Store, schedule_id: int, tick: str, claimed_by: str) -> bool:
+    """Claim ``tick`` for ``claimed_by``: True only for the one caller that should run it.
+
+    In one write transaction: lock the schedule row, refuse a tick that is not newer than
+    the cursor (someone handled it or a newer one) or a disabled schedule, insert the
+    tick row with ``ON CONFLICT DO NOTHING ... RETURNING`` (the primary key is the last
+    word if two claims ever get past the cursor check: only the inserting caller gets a
+    row back), and move the cursor to the tick.
+    """
+    position = _tick_position(tick)
+    with store.write() as connection:
+        row = connection.execute(
+            select(schedules.c.cursor, schedules.c.enabled)
+            .where(schedules.c.id == schedule_id)
+            .with_for_update()
+        ).first()
+        if row is None or not row.enabled or position <= _cursor(row.cursor):
+            return False
+        inserted = connection.execute(
+            conflict_insert(connection, schedule_ticks)
+            .values(
+                schedule_id=schedule_id,
+                tick=tick,
+                claimed_by=claimed_by,
+                claimed_at=now_ms(),
+                status=RUNNING,
+            )
+            .on_conflict_do_nothing(index_elements=["schedule_id", "tick"])
+            .returning(schedule_ticks.c.tick)
+        ).scalar_one_or_none()
+        if inserted is None:  # another scheduler's row: it runs the tick
+            return False
+        connection.execute(
+            update(schedules).where(schedules.c.id == schedule_id).values(cursor=str(position))
+        )
+    return True
+
+
+def finish_tick(
+    store: Store,
+    schedule_id: int,
+    tick: str,
+    *,
+    status: str,
+    pipeline_run_id: str | None,
+    error: str | None,
+) -> None:
+    """Record how a claimed tick's pipeline run ended."""
+    with store.write() as connection:
+        connection.execute(
+            update(schedule_ticks)
+            .where(schedule_ticks.c.schedule_id == schedule_id, schedule_ticks.c.tick == tick)
+            .values(status=status, pipeline_run_id=pipeline_run_id, error=error)
+        )
+
+
+# --- the scheduler loop -----------------------------------------------------------------
+
+
+def default_claimer() -> str:
+    """``host:pid``: who claimed a tick, as shown by ``loopml schedule ticks``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_scheduler(
+    store: Store,
+    *,
+    once: bool = False,
+    poll_s: float = 5.0,
+    claimed_by: str | None = None,
+    stop_event: threading.Event | None = None,
+) -> int:
+    """Run due ticks of every enabled schedule every ``poll_s`` seconds; returns how many
+    ticks this call ran.
+
+    Each tick's pipeline runs as ``loopml pipeline run FILE -p ... --json`` in a child
+    process, in the file's folder, against this store. SIGTERM or SIGINT (or setting
+    ``stop_event``) stops the loop after the current tick has run and been recorded; a
+    second signal interrupts that pipeline run (it is recorded as KILLED, the tick FAILED).
+    With ``once``, one pass is made and the call returns.
+    """
+    claimer = claimed_by or default_claimer()
+    stop = _Stop(stop_event)
+    warned: dict[str, str] = {}
+    ran = 0
+    with stop.handling_signals():
+        while not stop.requested:
+            try:
+                ran += _one_pass(store, claimer, stop, warned)
+            except StoreError as exc:
+                if once:
+                    raise
+                _say(f"store unavailable, retrying in {poll_s:g}s: {exc}", "red")
+            if once:
+                break
+            stop.sleep(poll_s)
+    if stop.signals:
+        _say("scheduler stopped", "")
+    return ran
+
+
+def _one_pass(store: Store, claimer: str, stop: _Stop, warned: dict[str, str]) -> int:
+    ran = 0
+    for schedule in list_schedules(store):
+        if stop.requested:
+            break
+        if not schedule.enabled:
+            continue
+        if schedule.trigger == ALERT:
+            _warn_once(
+                warned,
+                schedule.name,
+                f"schedule '{schedule.name}' ({schedule.on}) is inactive: alert triggers "
+                "start working once monitoring exists",
+            )
+            continue
+        try:
+            ticks = due_ticks(store, schedule)
+        except StoreError:
+            raise
+        except LoopmlError as exc:  # its dataset was removed...: report, keep the others going
+            _warn_once(warned, schedule.name, f"schedule '{schedule.name}' skipped: {exc}")
+            continue
+        warned.pop(schedule.name, None)
+        for tick in ticks:
+            if stop.requested or not claim_tick(store, schedule.id, tick, claimer):
+                continue
+            # Claimed: from here on the tick runs and is recorded whatever signal arrives.
+            _run_tick(store, schedule, tick, stop)
+            ran += 1
+    return ran
+
+
+def _run_tick(store: Store, schedule: Schedule, tick: str, stop: _Stop) -> None:
+    target = schedule.file
+    file_part = _split_target(target)[0]
+    _say(f"▶ {schedule.name} {tick}: running {target}", "cyan")
+    command = [sys.executable, "-c", _CLI, "pipeline", "run", target]
+    for key, value in schedule.params.items():
+        command += ["-p", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    command.append("--json")
+    config = store.config
+    # The child must use this store even though it starts in the pipeline's folder.
+    env = {
+        **os.environ,
+        "LOOPML_HOME": str(config.home),
+        "LOOPML_DB_URL": config.db_url,
+        "LOOPML_ARTIFACTS_URL": config.artifacts_url,
+        "LOOPML_USER": store.actor,
+    }
+    try:
+        child = subprocess.Popen(
+            command,
+            cwd=Path(file_part).parent,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            start_new_session=True,  # a Ctrl-C in the terminal reaches the scheduler only
+        )
+    except OSError as exc:
+        status, run_id, error = FAILED, None, f"cannot start the pipeline run: {exc}"
+    else:
+        stop.child = child
+        try:
+            out, err = child.communicate()
+        finally:
+            stop.child = None
+        status, run_id, error = _outcome(child.returncode, out, err)
+    finish_tick(store, schedule.id, tick, status=status, pipeline_run_id=run_id, error=error)
+    run_text = f"run {run_id[:8]}" if run_id else "no run"
+    if status == FINISHED:
+        _say(f"✓ {schedule.name} {tick}: {status} ({run_text})", "green")
+    else:
+        lines = (error or "").strip().splitlines() or [""]
+        why = lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1].strip()}"
+        _say(f"✗ {schedule.name} {tick}: {status} ({run_text}): {why}", "red")
+
+
+def _outcome(returncode: int, out: str, err: str) -> tuple[str, str | None, str | None]:
+    """(status, pipeline run id, error) from ``loopml pipeline run --json``'s output."""
+    run = _last_json_object(out)
+    run_id = run.get("id") if run else None
+    if returncode == 0 and run and run.get("status") == FINISHED:
+        return FINISHED, run_id, None
+    failed = [s for s in (run or {}).get("steps", []) if s.get("status") == FAILED]
+    if failed:
+        error = f"step '{failed[0]['name']}' failed:\n{failed[0].get('error') or ''}"
+    elif returncode == 130:
+        error = "interrupted: the scheduler was stopped twice, so the run was killed"
+    else:
+        error = err.strip() or f"the pipeline run exited with code {returncode}"
+    return FAILED, run_id, error[-_ERROR_TAIL:]
+
+
+def _last_json_object(out: str) -> dict[str, Any] | None:
+    # Steps may print to stdout before the run's JSON; that JSON starts on a line "{".
+    lines = out.splitlines()
+    for start in reversed([i for i, line in enumerate(lines) if line == "{"]):
+        try:
+            found = json.loads("\n".join(lines[start:]))
+        except ValueError:
+            continue
+        return found if isinstance(found, dict) else None
+    return None
+
+
+class _Stop:
+    """Stop requests: a signal or ``stop_event``. Signals only set a flag (and, the second
+    time, interrupt the running child), so nothing is left half-recorded."""
+
+    def __init__(self, event: threading.Event | None) -> None:
+        self.event = event or threading.Event()
+        self.signals = 0
+        self.child: subprocess.Popen[str] | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signals > 0 or self.event.is_set()
+
+    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+        self.signals += 1
+        child = self.child
+        if self.signals == 1:
+            _say("stopping after the current tick (signal again to kill it)", "yellow")
+        elif child is not None and child.returncode is None:
+            child.send_signal(signal.SIGINT)  # the run records itself as KILLED
+
+    @contextmanager
+    def handling_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # only the main thread may set handlers; stop_event still works
+            return
+        previous = {
+            sig: signal.signal(sig, self._handle) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def sleep(self, seconds: float) -> None:
+        # Short naps: a signal or stop_event ends the wait within 0.1 s.
+        deadline = time.monotonic() + seconds
+        while not self.requested and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.1))
+
+
+def _warn_once(warned: dict[str, str], key: str, message: str) -> None:
+    if warned.get(key) != message:
+        warned[key] = message
+        _say(message, "yellow")
+
+
+_console: Any = None
+
+
+def _say(text: str, style: str) -> None:
+    """One line on stderr: ``2026-11-27 02:00:00 ▶ nightly cron:…: running /srv/flow.py``."""
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+    from rich.text import Text
+
+    _console.print(Text(f"{format_ms(now_ms())} {text}", style=style))
+
+
+# --- triggers, ticks and cursors --------------------------------------------------------
+
+
+def _parse_trigger(cron: str | None, on: str | None) -> tuple[str, str]:
+    if (cron is None) == (on is None):
+        raise InvalidInput(
+            "a schedule needs exactly one trigger: a cron expression or an event",
+            hint="for example --cron '0 2 * * *' or --on dataset:customers",
+        )
+    if cron is not None:
+        return CRON, _check_cron(cron)
+    kind, sep, target = (on or "").partition(":")
+    if not sep or kind not in (DATASET, ALERT) or not target.strip():
+        raise InvalidInput(
+            f"trigger '{on}' is not dataset:NAME or alert:DEPLOYMENT",
+            hint="for example --on dataset:customers",
+        )
+    target = target.strip()
+    if kind == DATASET:
+        from ..data.refs import check_dataset_name
+
+        return DATASET, check_dataset_name(target)
+    return ALERT, _check_name(target, what="deployment")
+
+
+def _check_cron(expression: str) -> str:
+    from croniter import croniter
+
+    text = " ".join(str(expression).split())
+    fields = text.split(" ")
+    aliased = text.startswith("@") and len(fields) == 1
+    if not (aliased or len(fields) == 5) or not croniter.is_valid(text):
+        raise InvalidInput(
+            f"cron expression '{expression}' is not valid",
+            hint=f"use {_CRON_EXAMPLE} is every day at 02:00; '@hourly' also works",
+        )
+    return text
+
+
+def _latest_cron_time(spec: str, now: datetime) -> int:
+    """The newest cron time at or before ``now``, in ms."""
+    from croniter import croniter
+
+    previous = croniter(spec, now).get_prev(datetime)  # strictly before ``now``
+    following = croniter(spec, previous).get_next(datetime)
+    latest = following if following <= now else previous  # ``now`` itself may match
+    return int(latest.timestamp() * 1000)
+
+
+def _cron_tick(ms: int) -> str:
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return f"{CRON}:{moment.strftime('%Y-%m-%dT%H:%M:%S')}Z"
+
+
+def _dataset_tick(name: str, version: int) -> str:
+    suffix = f"@{version}"
+    room = _TICK_LENGTH - len(DATASET) - 1 - len(suffix)
+    shown = name if len(name) <= room else name[: room - 1] + "…"
+    return f"{DATASET}:{shown}{suffix}"
+
+
+def _tick_position(tick: str) -> int:
+    """Where a tick sits on its schedule's cursor: cron time in ms, or dataset version."""
+    kind, _, rest = tick.partition(":")
+    try:
+        if kind == CRON:
+            moment = datetime.strptime(rest, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            return int(moment.timestamp() * 1000)
+        if kind == DATASET and "@" in rest:
+            return int(rest.rpartition("@")[2])
+    except ValueError:
+        pass
+    raise InvalidInput(
+        f"tick '{tick}' is not cron:TIME or dataset:NAME@VERSION",
+        hint="tick keys come from due_ticks()",
+    )
+
+
+def _cursor(text: str | None) -> int:
+    return int(text) if text else 0
+
+
+def _latest_dataset_version(connection: Any, name: str) -> int:
+    dataset_id = connection.execute(
+        select(datasets.c.id).where(datasets.c.name == name)
+    ).scalar_one_or_none()
+    if dataset_id is None:
+        raise NotFound(f"no dataset named '{name}'", hint="list datasets with: loopml data ls")
+    latest = connection.execute(
+        select(func.max(dataset_versions.c.version)).where(
+            dataset_versions.c.dataset_id == dataset_id
+        )
+    ).scalar_one()
+    return latest or 0
+
+
+# --- rows -------------------------------------------------------------------------------
+
+
+def _check_name(name: object, *, what: str = "schedule") -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInput(f"{what} name {name!r} is not allowed", hint=_NAME_RULE)
+    return name
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    """``FILE:PIPELINE`` -> (FILE, PIPELINE); a Windows drive letter is not a separator."""
+    head, sep, tail = target.rpartition(":")
+    drive = len(head) == 1 and head.isalpha()
+    if not sep or not tail or "/" in tail or "\\" in tail or drive:
+        return target, ""
+    return head, tail
+
+
+def _absolute_target(file: str | Path) -> str:
+    file_part, pipeline_name = _split_target(str(file))
+    path = Path(file_part).expanduser().resolve()
+    if not path.is_file():
+        raise NotFound(
+            f"pipeline file '{path}' not found",
+            hint="check the path; a relative one is read from the working directory",
+        )
+    return f"{path}:{pipeline_name}" if pipeline_name else str(path)
+
+
+def _get(connection: Any, name: str, *, for_update: bool = False) -> Schedule:
+    query = select(schedules).where(schedules.c.name == name)
+    row = connection.execute(query.with_for_update() if for_update else query).first()
+    if row is None:
+        raise NotFound(f"no schedule named '{name}'", hint=_LS_HINT)
+    return _to_schedule(row)
+
+
+def _audited(schedule: Schedule) -> dict[str, Any]:
+    return {
+        "file": schedule.file,
+        "on": schedule.on,
+        "params": schedule.params,
+        "enabled": schedule.enabled,
+    }
+
+
+def _aware(now: datetime | None) -> datetime:
+    """``now`` in UTC; a naive datetime is taken as UTC."""
+    if now is None:
+        return datetime.now(UTC)
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+
+def _to_schedule(row: Any) -> Schedule:
+    return Schedule(
+        id=row.id,
+        name=row.name,
+        file=row.file,
+        params=json.loads(row.params),
+        trigger=row.trigger,
+        spec=row.spec,
+        enabled=bool(row.enabled),
+        cursor=row.cursor,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def _to_tick(row: Any) -> Tick:
+    return Tick(
+        schedule_id=row.schedule_id,
+        tick=row.tick,
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+        pipeline_run_id=row.pipeline_run_id,
+        status=row.status,
+        error=row.error,
+    )
