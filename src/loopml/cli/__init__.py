@@ -13,7 +13,7 @@ from typing import NoReturn
 import typer
 
 from ..errors import LoopmlError
-from . import artifacts, audit, data, experiments, init, pipelines, runs
+from . import artifacts, audit, data, experiments, init, lineage, pipelines, runs, schedules
 from ._output import err_console
 
 app = typer.Typer(
@@ -31,6 +31,9 @@ app.add_typer(data.app, name="data")
 app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(audit.app, name="audit")
 app.add_typer(pipelines.app, name="pipeline")
+app.command("lineage")(lineage.lineage)
+app.add_typer(schedules.app, name="schedule")
+app.command("scheduler")(schedules.scheduler)
 
 
 def _print_version(value: bool) -> None:
