@@ -148,14 +148,24 @@ def ls(
 
 @app.command("explain")
 def explain(
-    ref: str = typer.Argument(..., help="Pipeline run id (or prefix)."),
+    ref: str = typer.Argument(
+        None, help="Pipeline run id or prefix, or a step's run id. Default: the newest run."
+    ),
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     """Say for every step why it ran or was reused (which part of its cache key changed)."""
-    from ..pipelines.records import get_pipeline_run
+    from ..errors import NotFound
+    from ..pipelines.records import get_pipeline_run, list_pipeline_runs
     from ..store import open_store
 
-    found = get_pipeline_run(open_store(create=False), ref)
+    store = open_store(create=False)
+    if ref is None:
+        newest = list_pipeline_runs(store, limit=1)
+        if not newest:
+            raise NotFound("no pipeline runs yet", hint="run one with: loopml pipeline run FILE")
+        found = newest[0]
+    else:
+        found = get_pipeline_run(store, ref)
     if json_output:
         print_json(_run_dict(found))
         return

@@ -69,17 +69,26 @@ def list_runs(pipeline_name: str | None = None, *, limit: int = 50) -> list[Pipe
     return list_pipeline_runs(default_store(), pipeline_name, limit=limit)
 
 
-def output(ref: str, step_name: str, index: int = 0, *, store: Store | None = None) -> Any:
-    """The value a step produced in a pipeline run (loaded through its materializer)."""
+def output(
+    ref: str, step_name: str, index: int | None = None, *, store: Store | None = None
+) -> Any:
+    """The value a step produced in a pipeline run (loaded through its materializer).
+
+    For a mapped step (``step.map``) it is the list of the items' results; ``index`` picks
+    one output of a step returning a tuple, or one item of a mapped step.
+    """
     from ..errors import NotFound
     from .materializers import decode
     from .records import get_pipeline_run
 
     store = store or default_store()
-    found = get_pipeline_run(store, ref).step(step_name)
+    run_ = get_pipeline_run(store, ref)
+    found = run_.step(step_name)
+    mapped = any(s.name == f"{step_name}[0]" for s in run_.steps)
     if not found.outputs:
         raise NotFound(f"step '{step_name}' of run {ref} has no stored output")
-    if index >= len(found.outputs):
+    if index is not None and index >= len(found.outputs):
         raise NotFound(f"step '{step_name}' has {len(found.outputs)} outputs, not {index + 1}")
-    chosen = found.outputs[index]
-    return decode(store.blobs.read_bytes(chosen.hash), chosen.materializer)
+    chosen = found.outputs if mapped and index is None else [found.outputs[index or 0]]
+    values = [decode(store.blobs.read_bytes(o.hash), o.materializer) for o in chosen]
+    return values if mapped and index is None else values[0]

@@ -23,6 +23,7 @@ from typing import Any
 from blake3 import blake3
 
 from ..tracking.environment import _installed
+from .loading import FILE_MODULE_PREFIX
 
 PART_NAMES = ("source", "code", "params", "inputs", "packages")
 _CONSTANTS = (int, float, str, bytes, bool, tuple, list, dict, frozenset, set, type(None))
@@ -133,7 +134,7 @@ class _Walker:
             # A project-level constant (THRESHOLD = 0.5) is code too: editing it counts.
             module = sys.modules.get(namespace.get("__name__", ""))
             if module is not None and self._in_project(module):
-                name = f"{module.__name__}.{'.'.join(chain)}"
+                name = f"{self._label(module)}.{'.'.join(chain)}"
                 self.code[name] = blake3(repr(target).encode()).hexdigest()
             return
         self._note(target)
@@ -152,7 +153,7 @@ class _Walker:
             return
         if self._in_project(module):
             if target is not None and not isinstance(target, types.ModuleType):
-                name = f"{module_name}.{target.__qualname__}"
+                name = f"{self._label(module)}.{target.__qualname__}"
                 if name not in self.code:
                     try:
                         self.code[name] = self.source_hash(target)
@@ -161,6 +162,16 @@ class _Walker:
                     self.visit_globals(target)
         else:
             self.modules.add(module_name.partition(".")[0])
+
+    def _label(self, module: types.ModuleType) -> str:
+        """The module's name in a key. A pipeline file (loaded by path under a name with a
+        hash of its location, or run as ``__main__``) is named by its path in the project,
+        so the same code has the same key wherever the project is checked out."""
+        name = module.__name__
+        if name != "__main__" and not name.startswith(FILE_MODULE_PREFIX):
+            return name
+        relative = Path(str(module.__file__)).resolve().relative_to(self.root)
+        return ".".join(relative.with_suffix("").parts)
 
     def _in_project(self, module: types.ModuleType) -> bool:
         file = getattr(module, "__file__", None)

@@ -92,6 +92,9 @@ def execute(
     try:
         arguments = {name: load_input(store, spec) for name, spec in task.inputs.items()}
     except Exception as exc:
+        from ..tracking.runs import set_run_status
+
+        set_run_status(store, task.run_id, "FAILED")  # its tracked run ends with it
         return StepOutcome(task.node, FAILED, 0, error=f"loading its inputs failed: {exc}")
     arguments.update(task.params)
     active = start_run(run_id=task.run_id)
@@ -123,6 +126,8 @@ def execute(
                 outputs, notes = store_outputs(store, task, result)
             except InvalidInput as exc:
                 status, error = FAILED, str(exc)
+            except Exception as exc:  # the store itself: a full disk, a lost connection
+                status, error = FAILED, f"storing its output failed: {exc!r}"
     finally:
         active.end({COMPLETED: "FINISHED", KILLED: "KILLED"}.get(status, "FAILED"))
     return StepOutcome(task.node, status, attempts, outputs, error, dict(datasets), notes)

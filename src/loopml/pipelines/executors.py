@@ -89,9 +89,14 @@ class DaskExecutor:
                 self._client = Client(self._cluster)
             else:
                 self._client = Client(address, timeout=connect_timeout)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             if self._cluster is not None:
                 self._cluster.close()
+            if isinstance(exc, ValueError):  # "nonsense", "tcp://host" without a port
+                raise InvalidInput(
+                    f"'{address}' is not a Dask scheduler address: {exc}",
+                    hint="for example --dask tcp://scheduler:8786, or --dask local",
+                ) from None
             raise StoreError(
                 f"the Dask scheduler at {address} does not answer: {exc}",
                 hint="start one with: dask scheduler (and dask worker ADDRESS), "

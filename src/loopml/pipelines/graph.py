@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, LoopmlError
 from .steps import GraphBuilder, Node, OutputRef, building, done_building
 
 
@@ -55,6 +55,16 @@ class Pipeline:
         token = building(builder)
         try:
             self.func(**pipeline_params)
+        except LoopmlError:
+            raise
+        except Exception as exc:  # the user's pipeline function, not our machinery
+            from .loading import user_frames
+
+            raise InvalidInput(
+                f"building pipeline '{self.name}' failed:\n{user_frames(exc)}",
+                hint="step calls return placeholders while the pipeline is built: pass "
+                "them to other steps, and compute with the values inside a step",
+            ) from None
         finally:
             done_building(token)
         if not builder.nodes:
@@ -83,8 +93,7 @@ class Pipeline:
         names = list(self.signature.parameters)
         for key in given:
             if key not in self.signature.parameters:
-                step_hint = self._step_param_hint(key)
-                raise _unknown_param(key, names, extra=step_hint)
+                raise self._unknown_pipeline_param(key, names)
         for parameter in self.signature.parameters.values():
             if parameter.name in given:
                 annotation = _annotation(self.func, parameter.name)
@@ -98,13 +107,15 @@ class Pipeline:
                 )
         return values
 
-    def _step_param_hint(self, key: str) -> str | None:
+    def _unknown_pipeline_param(self, key: str, names: list[str]) -> InvalidInput:
+        """``key`` is no pipeline param; it may be a step's, given without the step name."""
         try:
             nodes = self.compile().nodes
         except Exception:
-            return None
+            return _unknown_param(key, names)
         owners = [f"{n}.{key}" for n, node in nodes.items() if key in node.params]
-        return f"did you mean {' or '.join(owners)}?" if owners else None
+        hint = f"did you mean {' or '.join(owners)}?" if owners else None
+        return _unknown_param(key, self._known_params(nodes), extra=hint)
 
     def _known_params(self, nodes: Mapping[str, Node]) -> list[str]:
         names = list(self.signature.parameters)
@@ -192,6 +203,9 @@ def coerce(value: Any, annotation: Any, name: str) -> Any:
     if target is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as text
+            with contextlib.suppress(ValueError):
+                return float(value)
         raise _wrong_type(name, annotation, value)
     if target is str:
         return value if isinstance(value, str) else str(value)

@@ -22,6 +22,7 @@ from ..errors import InvalidInput
 PICKLE_PROTOCOL = 5
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _MODEL_MODULES = ("sklearn", "xgboost", "lightgbm", "catboost")
+_SERIES_NAME = b"loopml.series_name"
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,22 @@ def encode(value: Any, *, what: str) -> Encoded:
     """Bytes for ``value``; ``what`` names it in errors (``"step 'train' output 0"``)."""
     type_name = f"{type(value).__module__}.{type(value).__qualname__}"
     kind = _table_kind(value)
+    not_parquet = None
     if kind is not None:
-        return Encoded(_parquet(value, kind), kind, type_name)
+        try:
+            return Encoded(_parquet(value, kind), kind, type_name)
+        except (TypeError, ValueError, NotImplementedError) as exc:  # what Arrow raises
+            not_parquet = f"it cannot be stored as Parquet ({_reason(exc)}), so "
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(value, numpy.ndarray) and value.dtype != object:
         buffer = io.BytesIO()
         numpy.save(buffer, value, allow_pickle=False)
         return Encoded(buffer.getvalue(), "numpy", type_name)
+    if numpy is not None and isinstance(value, numpy.generic) and value.dtype != object:
+        # np.mean(...) and friends: a 0-d array gives the same scalar type back.
+        buffer = io.BytesIO()
+        numpy.save(buffer, numpy.asarray(value), allow_pickle=False)
+        return Encoded(buffer.getvalue(), "numpy-scalar", type_name)
     if _is_json(value):
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return Encoded(text.encode("utf-8"), "json", type_name)
@@ -50,8 +60,8 @@ def encode(value: Any, *, what: str) -> Encoded:
     if type(value).__module__.split(".")[0] in _MODEL_MODULES:
         return Encoded(data, "model-pickle", type_name)
     warning = (
-        f"{what} is a {type_name}, stored with pickle: it loads only where the same "
-        "classes and library versions are installed"
+        f"{what} is a {type_name}; {not_parquet or ''}it is stored with pickle: it loads "
+        "only where the same classes and library versions are installed"
     )
     return Encoded(data, "pickle", type_name, warning)
 
@@ -69,11 +79,21 @@ def decode(data: bytes, materializer: str) -> Any:
 
             return polars.from_arrow(table)
         frame = table.to_pandas()
-        return frame.iloc[:, 0] if materializer == "pandas-series" else frame
+        if materializer == "pandas":
+            return frame
+        series = frame.iloc[:, 0]
+        metadata = table.schema.metadata or {}
+        if _SERIES_NAME in metadata:
+            series.name = json.loads(metadata[_SERIES_NAME])
+        return series
     if materializer == "numpy":
         import numpy
 
         return numpy.load(io.BytesIO(data), allow_pickle=False)
+    if materializer == "numpy-scalar":
+        import numpy
+
+        return numpy.load(io.BytesIO(data), allow_pickle=False)[()]
     if materializer == "json":
         return json.loads(data)
     if materializer in ("pickle", "model-pickle"):
@@ -91,8 +111,8 @@ def _table_kind(value: Any) -> str | None:
 
         if isinstance(value, pandas.DataFrame):
             return "pandas"
-        if isinstance(value, pandas.Series):
-            return "pandas-series"
+        if isinstance(value, pandas.Series) and _is_json(value.name):
+            return "pandas-series"  # other names (tuples, numpy scalars) would not round-trip
     elif module == "polars":
         import polars
 
@@ -113,7 +133,11 @@ def _parquet(value: Any, kind: str) -> bytes:
     if kind == "pandas":
         table = pa.Table.from_pandas(value)
     elif kind == "pandas-series":
-        table = pa.Table.from_pandas(value.to_frame(name=value.name or 0))
+        # A fixed column name (an unnamed series would become column "0"), and the series'
+        # own name, which may be None or a number, as JSON in the schema metadata.
+        table = pa.Table.from_pandas(value.to_frame(name="values"))
+        metadata = {**(table.schema.metadata or {}), _SERIES_NAME: json.dumps(value.name)}
+        table = table.replace_schema_metadata(metadata)
     elif kind == "polars":
         table = value.to_arrow()
     else:
@@ -146,3 +170,9 @@ def _pickle(value: Any, what: str) -> bytes:
             f"{what} is a {type(value).__name__}, which cannot be stored: {exc}",
             hint="return data the next step can load (a DataFrame, array, dict or model)",
         ) from None
+
+
+def _reason(exc: Exception) -> str:
+    """Arrow's error in one line: its args are (what failed, which column)."""
+    parts = [str(arg).strip().splitlines()[0] for arg in exc.args if str(arg).strip()]
+    return "; ".join(parts) or type(exc).__name__

@@ -357,16 +357,18 @@ def list_pipeline_runs(
 
 
 def _resolve(connection: Connection, ref: str) -> str:
+    """The pipeline run ``ref`` names: its id or an id prefix, or a step's tracked run id."""
     ref = ref.strip().lower()
-    matches = (
-        connection.execute(
-            select(pipeline_runs.c.run_id).where(pipeline_runs.c.run_id.like(f"{ref}%")).limit(2)
-        )
-        .scalars()
-        .all()
-        if ref and all(c in "0123456789abcdef" for c in ref)
-        else []
-    )
+    matches: list[str] = []
+    if ref and all(c in "0123456789abcdef" for c in ref):
+        for column, selected in (
+            (pipeline_runs.c.run_id, pipeline_runs.c.run_id),
+            (step_runs.c.run_id, step_runs.c.pipeline_run_id),  # a step's run
+        ):
+            query = select(selected).where(column.like(f"{ref}%")).distinct().limit(2)
+            matches = list(connection.execute(query).scalars().all())
+            if matches:
+                break
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
@@ -417,6 +419,8 @@ def _link_artifacts(
             .all()
         )
         rows = [row for row in rows if row["blob"] in sizes or row["blob"] in present]
+        if not rows:  # a failed step whose inputs (map items) have no blob row
+            return
     if sizes:
         connection.execute(
             conflict_insert(connection, blobs).on_conflict_do_nothing(index_elements=["hash"]),

@@ -9,6 +9,7 @@ executor has slots (a mapped step's items count one each, bounded by ``max_paral
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from typing import Any
 from ..errors import LoopmlError, NotFound, StepFailed
 from ..store import Store, default_store
 from ..tracking import runs as _runs
-from ..tracking.environment import capture_origin
+from ..tracking.environment import capture_origin, git_state
 from . import materializers
 from .cachekey import cache_key, differences, fingerprint, key_parts
 from .execution import InputSpec, StepCode, StepOutcome, StepTask
@@ -58,7 +59,9 @@ class _Item:
     inputs: dict[str, InputSpec]
     input_hashes: dict[str, str]
     params: dict[str, Any]
-    task: StepTask | None = None
+    key: str = ""
+    parts: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""  # why it runs
 
 
 @dataclass
@@ -69,6 +72,7 @@ class _NodeState:
     running: int = 0
     executed: int = 0
     failed: bool = False
+    reuse_reason: str | None = None  # why the first reused item was reused
 
 
 def run_pipeline(
@@ -96,7 +100,7 @@ def run_pipeline(
     graph = pipeline.compile(params)
     config = store.config
     pool = make_executor(executor, store, workers=workers, dask=dask)
-    origin = capture_origin()
+    origin = _origin(pipeline.source_file)
     run_id = create_pipeline_run(
         store,
         pipeline=pipeline.name,
@@ -183,10 +187,11 @@ class _Runner:
         self.project_root = _project_root(pipeline.source_file, config)
         self.states: dict[str, _NodeState] = {}
         self.futures: dict[Future[StepOutcome], _Item] = {}
+        self.sources: dict[str, str] = {}  # file -> text, read once per run
 
     def run(self) -> str:
         pending = list(self.graph.order)
-        while pending or self.futures:
+        while pending or self.futures or any(s.waiting for s in self.states.values()):
             progressed = False
             for name in list(pending):
                 node = self.graph.nodes[name]
@@ -273,15 +278,21 @@ class _Runner:
             reason = "; ".join(stale) if stale else self._why_run(item.name, parts)
         else:
             reason = "cache off (--no-cache)" if not self.cache else "cache=False on the step"
+        item.key, item.parts, item.reason = key, parts, reason
+        state.waiting.append(item)
+
+    def _task(self, item: _Item) -> StepTask:
+        """Record the step run (and its tracked run) as it starts; the task to execute."""
+        step = item.node.step
         run_id = start_step_run(
             self.store,
             self.run_id,
             pipeline=self.pipeline.name,
             name=item.name,
             step=step.name,
-            cache_key=key,
-            key_parts=parts,
-            reason=reason,
+            cache_key=item.key,
+            key_parts=item.parts,
+            reason=item.reason,
             origin=self.origin,
         )
         func = step.func
@@ -289,11 +300,11 @@ class _Runner:
         module = func.__module__
         if module == "__main__":
             module = module_name_for(Path(file))
-        task = StepTask(
+        return StepTask(
             pipeline_run_id=self.run_id,
             node=item.name,
             run_id=run_id,
-            code=StepCode(file, module, func.__qualname__, _source_of(file)),
+            code=StepCode(file, module, func.__qualname__, self._source_of(file)),
             config=self.config,
             inputs=item.inputs,
             params=item.params,
@@ -304,8 +315,6 @@ class _Runner:
             timeout=step.timeout,
             dataset_pins=self.pins,
         )
-        state.waiting.append(item)
-        item.task = task
 
     def _reuse(
         self,
@@ -331,6 +340,7 @@ class _Runner:
             inputs=item.input_hashes,
         )
         state.outputs[item.name] = source.outputs
+        state.reuse_reason = state.reuse_reason or reason
         self._say("cached", item.name, reason)
 
     def _submit_waiting(self) -> None:
@@ -344,7 +354,7 @@ class _Runner:
                 item = state.waiting.pop(0)
                 state.running += 1
                 self._say("start", item.name, "")
-                self.futures[self.executor.submit(item.task, item.node.step.func)] = item
+                self.futures[self.executor.submit(self._task(item), item.node.step.func)] = item
 
     def _finish(self, item: _Item, future: Future[StepOutcome]) -> None:
         state = self.states[item.node.name]
@@ -368,6 +378,8 @@ class _Runner:
             print(f"loopml: warning: {note}", file=sys.stderr)
         if outcome.status != COMPLETED:
             state.failed = True
+            for waiting in state.waiting:  # the map's items not started yet
+                self._skip_item(waiting, f"item {item.name} {outcome.status.lower()}")
             state.waiting.clear()
             self._say("failed", item.name, (outcome.error or "").splitlines()[-1:] or "")
             if outcome.status == KILLED:
@@ -381,15 +393,31 @@ class _Runner:
 
     def _record_map_node(self, node: Node, state: _NodeState) -> None:
         outputs = [state.outputs[item.name][0] for item in state.items]
+        count = len(state.items)
+        if state.items and state.executed == 0:  # every item was reused: so is the node
+            status, reason = CACHED, f"{state.reuse_reason} (all {count} items)"
+        else:
+            status, reason = COMPLETED, f"mapped over {count} items"
         record_step(
             self.store,
             self.run_id,
             name=node.name,
             step=node.step.name,
-            status=COMPLETED,
-            reason=f"mapped over {len(state.items)} items",
+            status=status,
+            reason=reason,
             outputs=outputs,
         )
+
+    def _skip_item(self, item: _Item, reason: str) -> None:
+        record_step(
+            self.store,
+            self.run_id,
+            name=item.name,
+            step=item.node.step.name,
+            status=SKIPPED,
+            reason=reason,
+        )
+        self._say("skipped", item.name, reason)
 
     def _skip(self, node: Node, reason: str) -> None:
         self.states[node.name] = _NodeState(failed=True)
@@ -465,18 +493,29 @@ class _Runner:
             return f"its last run ({previous.pipeline_run_id[:8]}) did not succeed"
         return "its earlier outputs are no longer in the artifact store"
 
+    def _source_of(self, file: str) -> str:
+        if file not in self.sources:
+            try:
+                self.sources[file] = Path(file).read_text(encoding="utf-8")
+            except OSError:
+                self.sources[file] = ""
+        return self.sources[file]
+
     def _say(self, event: str, name: str, detail: Any) -> None:
         if self.console is None:
             return
+        from rich.text import Text
+
         marks = {
-            "start": "[cyan]…[/]",
-            "done": "[green]✓[/]",
-            "cached": "[blue]↺[/]",
-            "failed": "[red]✗[/]",
-            "skipped": "[yellow]-[/]",
+            "start": ("…", "cyan"),
+            "done": ("✓", "green"),
+            "cached": ("↺", "blue"),
+            "failed": ("✗", "red"),
+            "skipped": ("-", "yellow"),
         }
         text = detail if isinstance(detail, str) else " ".join(detail)
-        self.console.print(f"{marks[event]} {name} [dim]{text}[/]")
+        # The user's names and error text print as written, never as markup.
+        self.console.print(Text.assemble(marks[event], " ", name, " ", (text, "dim")))
 
 
 def _project_root(pipeline_file: Path, config: Any) -> Path:
@@ -486,21 +525,20 @@ def _project_root(pipeline_file: Path, config: Any) -> Path:
     return pipeline_file.parent
 
 
-def _source_of(file: str) -> str:
-    cached = _sources.get(file)
-    if cached is None:
-        try:
-            cached = Path(file).read_text(encoding="utf-8")
-        except OSError:
-            cached = ""
-        _sources[file] = cached
-    return cached
+def _origin(pipeline_file: Path) -> _runs.RunOrigin:
+    """Where the run came from, with the git state of the pipeline file's repository: the
+    code that runs is the pipeline's, not the ``loopml`` script's (reproduce checks it)."""
+    commit, dirty, diff_hash = git_state(pipeline_file.parent)
+    return dataclasses.replace(
+        capture_origin(),
+        source=str(pipeline_file),
+        git_commit=commit,
+        git_dirty=dirty,
+        git_diff_hash=diff_hash,
+    )
 
 
 def _console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True, highlight=False)
-
-
-_sources: dict[str, str] = {}

@@ -98,7 +98,7 @@ def step(func: Callable[P, R] | None = None, /, **options: Any) -> Any:
     ... def train(features: pd.DataFrame, max_depth: int = 5) -> Model: ...
     """
     if func is not None:
-        return Step(func)
+        return Step(func, **options)  # step(f, retries=2) keeps its options
     return lambda f: Step(f, **options)
 
 
@@ -111,9 +111,10 @@ class OutputRef:
 class StepOutput:
     """What a step call returns while a pipeline is being built: a promise of its result."""
 
-    def __init__(self, ref: OutputRef, n_outputs: int) -> None:
+    def __init__(self, ref: OutputRef, n_outputs: int, owner: GraphBuilder | None = None) -> None:
         self._ref = ref
         self._n_outputs = n_outputs
+        self._owner = owner  # the pipeline build that made it
 
     def __repr__(self) -> str:
         index = "" if self._ref.index is None else f"[{self._ref.index}]"
@@ -125,12 +126,14 @@ class StepOutput:
                 f"step '{self._ref.node}' has one output; it cannot be unpacked",
                 hint="annotate it with -> tuple[A, B] to return several outputs",
             )
-        return (StepOutput(OutputRef(self._ref.node, i), 1) for i in range(self._n_outputs))
+        return (
+            StepOutput(OutputRef(self._ref.node, i), 1, self._owner) for i in range(self._n_outputs)
+        )
 
     def __getitem__(self, index: int) -> StepOutput:
         if self._n_outputs < 2 or not 0 <= index < self._n_outputs:
             raise InvalidInput(f"step '{self._ref.node}' has no output [{index}]")
-        return StepOutput(OutputRef(self._ref.node, index), 1)
+        return StepOutput(OutputRef(self._ref.node, index), 1, self._owner)
 
     def __bool__(self) -> bool:
         raise InvalidInput(
@@ -206,11 +209,11 @@ class GraphBuilder:
         if isinstance(items, OutputRef) and items.node not in upstream:
             upstream.append(items.node)
         self.nodes[name] = Node(name, step, inputs, params, map_arg, items, max_parallel, upstream)
-        return StepOutput(OutputRef(name, None), 1 if mapped else step.n_outputs)
+        return StepOutput(OutputRef(name, None), 1 if mapped else step.n_outputs, self)
 
     def _known(self, output: StepOutput, node: str, argument: str) -> OutputRef:
         ref = output._ref
-        if ref.node not in self.nodes:
+        if output._owner is not self or ref.node not in self.nodes:  # same name, other DAG
             raise InvalidInput(
                 f"step '{node}' input '{argument}' comes from '{ref.node}', which is not a "
                 "step of this pipeline",
