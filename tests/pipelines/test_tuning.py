@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 import loopml
+import loopml.pipelines
 from loopml.errors import Conflict, InvalidInput, LoopmlError
 from loopml.pipelines.tuning import tune
+from loopml.store.schema import runs as runs_table
 from loopml.tracking import get_metric_history
 
 from ..helpers import run_python
@@ -329,3 +332,49 @@ def test_importing_loopml_or_the_tuning_module_does_not_import_optuna(tmp_path: 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_a_search_inside_a_pipeline_step_hangs_its_trials_under_the_steps_run(
+    project, write
+) -> None:
+    path = write(
+        """
+        import loopml
+
+        @loopml.step
+        def search(n_trials: int = 6) -> dict:
+            result = loopml.tune(
+                lambda trial: -((trial.suggest_float("x", -4, 4) - 1.5) ** 2),
+                n_trials=n_trials,
+                sampler_seed=3,
+            )
+            return result.best_params
+
+        @loopml.step
+        def fit(best: dict) -> float:
+            return round(best["x"], 6)
+
+        @loopml.pipeline
+        def hpo():
+            fit(search())
+        """
+    )
+    run = loopml.pipelines.run(path)
+    step_run_id = run.step("search").run_id
+    with loopml.default_store().read() as connection:
+        children = (
+            connection.execute(
+                select(runs_table.c.name).where(runs_table.c.parent_run_id == step_run_id)
+            )
+            .scalars()
+            .all()
+        )
+    assert sorted(children) == [f"trial-{n}" for n in range(6)]
+    best = loopml.pipelines.output(run.id, "search")
+    assert loopml.get_run(step_run_id).params == {
+        "n_trials": "6",
+        **{f"best.{k}": str(v) for k, v in best.items()},
+    }
+    assert loopml.pipelines.output(run.id, "fit") == round(best["x"], 6)
+    again = loopml.pipelines.run(path)  # the search is cached like any step
+    assert again.step("search").status == "CACHED"

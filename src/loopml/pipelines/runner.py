@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import sys
+import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -188,6 +189,7 @@ class _Runner:
         self.states: dict[str, _NodeState] = {}
         self.futures: dict[Future[StepOutcome], _Item] = {}
         self.sources: dict[str, str] = {}  # file -> text, read once per run
+        self.started: dict[str, float] = {}  # item -> when it was handed to the executor
 
     def run(self) -> str:
         pending = list(self.graph.order)
@@ -354,6 +356,7 @@ class _Runner:
                 item = state.waiting.pop(0)
                 state.running += 1
                 self._say("start", item.name, "")
+                self.started[item.name] = time.perf_counter()
                 self.futures[self.executor.submit(self._task(item), item.node.step.func)] = item
 
     def _finish(self, item: _Item, future: Future[StepOutcome]) -> None:
@@ -387,7 +390,8 @@ class _Runner:
             return
         state.outputs[item.name] = outcome.outputs
         state.executed += 1
-        self._say("done", item.name, "")
+        took = time.perf_counter() - self.started.get(item.name, time.perf_counter())
+        self._say("done", item.name, f"{took:.2f} s")
         if item.node.map_arg is not None and self._node_done(item.node.name):
             self._record_map_node(item.node, state)
 
