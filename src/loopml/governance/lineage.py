@@ -150,11 +150,16 @@ def _hex_candidates(store: Store, text: str) -> list[Key]:
     with store.read() as connection:
         ids: list[str] = []
         if 4 <= len(text) <= 32:
-            query = select(runs.c.id).where(runs.c.id.startswith(text)).limit(6)
+            query = select(runs.c.id).where(runs.c.id.startswith(text)).order_by(runs.c.id).limit(6)
             ids = list(connection.execute(query).scalars())
             if text in ids:
                 return _run_keys(connection, [text])
-        query = select(blobs.c.hash).where(blobs.c.hash.startswith(text)).limit(6)
+        query = (
+            select(blobs.c.hash)
+            .where(blobs.c.hash.startswith(text))
+            .order_by(blobs.c.hash)
+            .limit(6)
+        )
         hashes = list(connection.execute(query).scalars()) if len(text) >= 8 else []
         return [*_run_keys(connection, ids), *(("artifact", digest) for digest in hashes)]
 
