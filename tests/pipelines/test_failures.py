@@ -283,7 +283,18 @@ def test_a_failed_map_item_is_resumed_alone(project, write) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_kills_the_run_and_its_running_step(project, write) -> None:
+@pytest.mark.parametrize(
+    ("sent", "executor", "exit_code"),
+    [
+        (signal.SIGINT, "local", 130),
+        (signal.SIGTERM, "local", 143),
+        (signal.SIGTERM, "processes", 143),
+    ],
+    ids=["ctrl-c", "sigterm", "sigterm-processes"],
+)
+def test_ctrl_c_or_sigterm_kills_the_run_and_its_running_step(
+    project, write, sent, executor, exit_code
+) -> None:
     started = project / "started"
     write(
         f"""
@@ -311,7 +322,7 @@ def test_ctrl_c_kills_the_run_and_its_running_step(project, write) -> None:
         """
     )
     process = subprocess.Popen(
-        loopml_command("pipeline", "run", "pipe.py"),
+        loopml_command("pipeline", "run", "pipe.py", "--executor", executor),
         cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -323,13 +334,13 @@ def test_ctrl_c_kills_the_run_and_its_running_step(project, write) -> None:
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the step never started"
             time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sent)
         _, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 130, stderr
+    assert process.returncode == exit_code, stderr
     assert "Traceback" not in stderr
     [run] = loopml.pipelines.list_runs("interrupted")
     assert run.status == "KILLED"

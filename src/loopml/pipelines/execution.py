@@ -85,7 +85,7 @@ def execute(
 ) -> StepOutcome:
     """Run ``task`` here; never raises for the step's own errors (they are the outcome)."""
     from ..data.reads import collecting, pinned
-    from ..tracking.fluent import start_run
+    from ..tracking.fluent import start_run, status_for_exit
 
     store = store or default_store()
     func = func or load_step_function(task.code)
@@ -110,9 +110,16 @@ def execute(
                         result = _call(func, arguments, task.timeout)
                     status, error = COMPLETED, None
                     break
-                except KeyboardInterrupt:
-                    status, error = KILLED, "interrupted"
-                    raise
+                except (KeyboardInterrupt, SystemExit) as exc:
+                    if status_for_exit(exc) == "KILLED":  # Ctrl-C, or SIGTERM's SystemExit
+                        status, error = KILLED, "interrupted"
+                        raise
+                    # The step called sys.exit itself: a failure like any other.
+                    error = f"the step called sys.exit({getattr(exc, 'code', None)!r})"
+                    if attempts > task.retries:
+                        break
+                    time.sleep(delay)
+                    delay *= task.backoff
                 except Exception as exc:
                     error = user_traceback(exc)
                     if attempts > task.retries:

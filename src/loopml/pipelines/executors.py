@@ -54,13 +54,13 @@ class ProcessExecutor:
 
     def close(self, *, cancel: bool = False) -> None:
         if cancel:
-            processes = list(getattr(self._pool, "_processes", {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            for process in processes:
+            # Stop the workers first, then let the pool notice and wind down its manager
+            # thread: shutting down without waiting leaves that thread to trip over a
+            # closed pipe at interpreter exit.
+            for process in list(getattr(self._pool, "_processes", {}).values()):
                 if process.is_alive():
                     process.terminate()
-        else:
-            self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
 
 
 class DaskExecutor:

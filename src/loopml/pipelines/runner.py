@@ -21,8 +21,10 @@ from typing import Any
 
 from ..errors import LoopmlError, NotFound, StepFailed
 from ..store import Store, default_store
+from ..tracking import _signals
 from ..tracking import runs as _runs
 from ..tracking.environment import capture_origin, git_state
+from ..tracking.fluent import status_for_exit
 from . import materializers
 from .cachekey import cache_key, differences, fingerprint, key_parts
 from .execution import InputSpec, StepCode, StepOutcome, StepTask
@@ -127,17 +129,15 @@ def run_pipeline(
         progress=progress,
     )
     status = FAILED
+    _signals.install()  # SIGTERM unwinds like Ctrl-C: the runs end KILLED, workers stop
     try:
         status = runner.run()
-    except KeyboardInterrupt:
+    except BaseException as exc:
         pool.close(cancel=True)
-        mark_unfinished(store, run_id, KILLED)
-        _runs.set_run_status(store, run_id, "KILLED")
-        raise
-    except BaseException:
-        pool.close(cancel=True)
-        mark_unfinished(store, run_id, FAILED)
-        _runs.set_run_status(store, run_id, "FAILED")
+        ended = KILLED if status_for_exit(exc) == "KILLED" else FAILED
+        with _signals.deferred_signals():  # a second signal waits until this is recorded
+            mark_unfinished(store, run_id, ended)
+            _runs.set_run_status(store, run_id, "KILLED" if ended == KILLED else "FAILED")
         raise
     pool.close()
     _runs.set_run_status(store, run_id, "FINISHED" if status == COMPLETED else "FAILED")
