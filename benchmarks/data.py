@@ -63,11 +63,9 @@ makes a full run exit with status 1. Results are printed as a table and written 
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib.util
 import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -80,18 +78,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-PEER_VENV = HERE / ".venv-peers"
-PEER_PYTHON = PEER_VENV / "bin" / "python"
-DVC = PEER_VENV / "bin" / "dvc"
-DVC_SPEC = "dvc>=3.50,<4"
-LOOPML = Path(sys.executable).parent / "loopml"
-RESULTS_DIR = HERE / "results"
+from _harness import (
+    DVC,
+    HERE,
+    LOAD_LIMIT,
+    LOOPML,
+    BenchmarkError,
+    base_env,
+    dvc_env,
+    ensure_peer_dvc,
+    finish,
+    init_dvc_repo,
+    loopml_env,
+    loopml_version,
+    provenance,
+    run_timed,
+    send_result,
+    wait_for_quiet,
+    warm_timings,
+    worker_command,
+)
 
-MARKER = "@@bench "  # prefix of the JSON lines a worker sends to the parent
 SEED = 20261126
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
-LOAD_LIMIT = 1.0
 READ_CHUNK = 8 * MIB
 
 FULL = {
@@ -130,10 +139,6 @@ TARGETS = {
 # ---------------------------------------------------------------------------------------
 # Workers (loopml's venv; LOOPML_HOME set by the parent for the API adds)
 # ---------------------------------------------------------------------------------------
-
-
-def send(message: dict[str, Any]) -> None:
-    print(MARKER + json.dumps(message), flush=True)
 
 
 def read_file_chunks(path: str | Path, use: Callable[[memoryview], None]) -> int:
@@ -208,9 +213,7 @@ WORKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 def worker_main(case: str, config: str) -> None:
-    result = WORKERS[case](json.loads(config))
-    result["python"] = platform.python_version()
-    send({"result": result})
+    send_result(WORKERS[case](json.loads(config)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -330,125 +333,8 @@ def warm(paths: list[Path]) -> int:
 
 
 # ---------------------------------------------------------------------------------------
-# Parent: peer venv, processes, load average, disk use
+# Parent: disk use, loopml's and DVC's records
 # ---------------------------------------------------------------------------------------
-
-
-class BenchmarkError(RuntimeError):
-    pass
-
-
-def peer_dvc_version() -> str | None:
-    if not PEER_PYTHON.exists():
-        return None
-    done = subprocess.run(
-        [str(PEER_PYTHON), "-c", "import importlib.metadata as m; print(m.version('dvc'))"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def ensure_peer_dvc() -> str:
-    """DVC 3 in ``benchmarks/.venv-peers``: the venv is created and DVC installed if missing."""
-    version = peer_dvc_version()
-    if version is None or not version.startswith("3.") or not DVC.exists():
-        if not PEER_PYTHON.exists():
-            print(f"Creating the peer venv {PEER_VENV.relative_to(HERE.parent)} ...", flush=True)
-            subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        print(f"Installing '{DVC_SPEC}' into the peer venv (a few minutes) ...", flush=True)
-        subprocess.run(
-            [str(PEER_PYTHON), "-m", "pip", "install", "--quiet", DVC_SPEC],
-            check=True,
-        )
-        version = peer_dvc_version()
-        if version is None or not version.startswith("3."):
-            raise BenchmarkError(f"the peer venv has dvc {version}, not DVC 3")
-        print(f"Peer venv ready: dvc {version}.", flush=True)
-    return version
-
-
-def base_env() -> dict[str, str]:
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("LOOPML_", "DVC_")) and key != "PYTHONPATH"
-    }
-
-
-def loopml_env(home: Path) -> dict[str, str]:
-    return {**base_env(), "LOOPML_HOME": str(home / ".loopml"), "LOOPML_USER": "bench"}
-
-
-def dvc_env(work: Path) -> dict[str, str]:
-    """DVC without analytics, its state database in the run's temporary directory."""
-    return {**base_env(), "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(work / "dvc-site")}
-
-
-@functools.cache
-def gnu_time() -> str | None:
-    """GNU time, to read a command's own peak RSS (None where it is not installed).
-
-    The kernel's figure for a direct child starts at this process's size at fork, so the
-    peak is taken by ``time`` (a small process) instead.
-    """
-    found = shutil.which("time") or "/usr/bin/time"
-    try:
-        done = subprocess.run(
-            [found, "-f", "%M", "-o", os.devnull, "true"], capture_output=True, check=False
-        )
-    except OSError:
-        return None
-    return found if done.returncode == 0 else None
-
-
-def run_timed(command: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> dict[str, Any]:
-    """Run ``command`` once in a fresh process: wall and CPU seconds, peak RSS, output."""
-    rss_file = log.with_suffix(".rss")
-    timer = gnu_time()
-    launched = [timer, "-f", "%M", "-o", str(rss_file), *command] if timer else command
-    with log.open("w") as out:
-        start = time.perf_counter()
-        process = subprocess.Popen(launched, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _pid, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    output = log.read_text(errors="replace")
-    if process.returncode != 0:
-        tail = "\n".join(output.splitlines()[-25:])
-        raise BenchmarkError(f"{' '.join(command)} exited with {process.returncode}:\n{tail}")
-    rss = rss_file.read_text().split() if timer and rss_file.exists() else []
-    result: dict[str, Any] = {
-        "seconds": seconds,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "max_rss": int(rss[-1]) * KIB if rss and rss[-1].isdigit() else None,
-        "output": output,
-    }
-    for line in output.splitlines():
-        if line.startswith(MARKER):
-            result["worker"] = json.loads(line[len(MARKER) :])["result"]
-    return result
-
-
-def read_load() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def quiet_machine(max_wait: float, on_wait: Callable[[float, float], None]) -> dict[str, Any]:
-    """Wait until the 1-minute load average is below 1.0, for at most ``max_wait`` s."""
-    start = time.monotonic()
-    first = load = read_load()
-    while load >= LOAD_LIMIT and time.monotonic() - start < max_wait:
-        on_wait(load, time.monotonic() - start)
-        time.sleep(2)
-        load = read_load()
-    return {
-        "load_first": first,
-        "load": load,
-        "waited": time.monotonic() - start,
-        "gave_up": load >= LOAD_LIMIT,
-    }
 
 
 def disk_use(path: Path) -> dict[str, int]:
@@ -483,7 +369,7 @@ def loopml_json(args: list[str], home: Path) -> Any:
     done = subprocess.run(
         [str(LOOPML), *args, "--json"],
         cwd=home,
-        env=loopml_env(home),
+        env=loopml_env(home, "DVC_"),
         capture_output=True,
         text=True,
         check=False,
@@ -502,18 +388,6 @@ def dvc_outs(dvc_file: Path) -> dict[str, Any]:
         "md5": md5.group(1) if md5 else None,
         "nfiles": int(nfiles.group(1)) if nfiles else None,
     }
-
-
-def init_dvc_repo(repo: Path) -> None:
-    """A scratch ``git init && dvc init`` repository with DVC's default cache settings."""
-    repo.mkdir(parents=True)
-    env = dvc_env(repo.parent)
-    for command in (
-        ["git", "init", "-q"],
-        [str(DVC), "init", "-q"],
-        [str(DVC), "config", "core.analytics", "false"],
-    ):
-        subprocess.run(command, cwd=repo, env=env, check=True, capture_output=True)
 
 
 def copy_tree_or_file(source: Path, dest: Path) -> None:
@@ -556,21 +430,15 @@ class Bench:
         task = self.progress.add_task(label, total=1)
         os.sync()  # write-back from earlier cases does not land in this one
         warm(warm_paths)
-
-        def waiting(load: float, waited: float) -> None:
-            self.progress.update(
-                task, description=f"{label} [waiting: load {load:.2f}, {waited:.0f} s]"
-            )
-
-        quiet = quiet_machine(self.sizes["max_wait"], waiting)
-        if quiet["gave_up"]:
-            self.console.print(
-                f"[yellow]warning:[/yellow] 1-minute load average still {quiet['load']:.2f} "
-                f"after {quiet['waited']:.0f} s; timing '{label}' anyway"
-            )
-        self.progress.update(task, description=label)
+        quiet = wait_for_quiet(
+            self.sizes["max_wait"],
+            progress=self.progress,
+            task=task,
+            label=label,
+            console=self.console,
+        )
         log = self.work / "logs" / f"{key}.log"
-        result = run_timed(command, cwd=cwd, env=env, log=log)
+        result = run_timed(command, cwd=cwd, env=env, log=log, peak_rss=True)
         result["load"] = quiet
         self.load_waits.append({"case": key, **quiet})
         self.progress.update(task, completed=1)
@@ -580,10 +448,13 @@ class Bench:
     def worker(
         self, key: str, label: str, case: str, cfg: dict[str, Any], *, home: Path, warm_paths
     ) -> dict[str, Any]:
-        command = [sys.executable, str(Path(__file__).resolve()), "--worker", case]
-        command += ["--config", json.dumps(cfg)]
         return self.timed(
-            key, label, command, cwd=home, env=loopml_env(home), warm_paths=warm_paths
+            key,
+            label,
+            worker_command(__file__, case, cfg),
+            cwd=home,
+            env=loopml_env(home, "DVC_"),
+            warm_paths=warm_paths,
         )
 
     def check(self, key: str, ok: bool, what: str) -> bool:
@@ -605,7 +476,7 @@ class Bench:
         done = subprocess.run(
             [str(LOOPML), "data", "get", ref, str(dest)],
             cwd=home,
-            env=loopml_env(home),
+            env=loopml_env(home, "DVC_"),
             capture_output=True,
             text=True,
             check=False,
@@ -652,7 +523,7 @@ class Bench:
             "big file: md5sum",
             ["md5sum", "big.bin"],
             cwd=data,
-            env=base_env(),
+            env=base_env("DVC_"),
             warm_paths=[big],
         )
         md5_hex = md5["output"].split()[0]
@@ -676,7 +547,7 @@ class Bench:
             "big file: loopml data add (CLI)",
             [str(LOOPML), "data", "add", "big", "big.bin"],
             cwd=data,
-            env=loopml_env(cli_home),
+            env=loopml_env(cli_home, "DVC_"),
             warm_paths=[big],
         )
         api_home = self.home("loopml-big-api")
@@ -745,7 +616,7 @@ class Bench:
             "folder: md5sum of every file",
             ["sh", "-c", "find . -type f -print0 | xargs -0 md5sum > /dev/null"],
             cwd=source,
-            env=base_env(),
+            env=base_env("DVC_"),
             warm_paths=[source],
         )
         b3 = self.worker(
@@ -779,7 +650,7 @@ class Bench:
                 f"{label}: loopml data add (CLI)",
                 add_cli,
                 cwd=data,
-                env=loopml_env(cli_home),
+                env=loopml_env(cli_home, "DVC_"),
                 warm_paths=[source],
             )
             api = self.worker(
@@ -913,22 +784,16 @@ class Bench:
         options = argparse.Namespace(repeat=self.sizes["profile_repeat"], batch_rows=65_536)
         results = []
         for rows in self.sizes["profile_rows"]:
-            task = self.progress.add_task(f"profile_table, {rows:,} rows × 20 columns", total=1)
+            label = f"profile_table, {rows:,} rows × 20 columns"
+            task = self.progress.add_task(label, total=1)
             os.sync()
-
-            def waiting(load: float, waited: float, task: Any = task, rows: int = rows) -> None:
-                self.progress.update(
-                    task,
-                    description=f"profile_table, {rows:,} rows [waiting: load {load:.2f}, "
-                    f"{waited:.0f} s]",
-                )
-
-            quiet = quiet_machine(self.sizes["max_wait"], waiting)
-            if quiet["gave_up"]:
-                self.console.print(
-                    f"[yellow]warning:[/yellow] load average still {quiet['load']:.2f}; "
-                    f"profiling {rows:,} rows anyway"
-                )
+            quiet = wait_for_quiet(
+                self.sizes["max_wait"],
+                progress=self.progress,
+                task=task,
+                label=label,
+                console=self.console,
+            )
             self.load_waits.append({"case": f"profile.{rows}", **quiet})
             result = profiling.run_worker(rows, options)
             result["load"] = quiet
@@ -1213,26 +1078,16 @@ def print_notes(raw: dict[str, Any], sizes: dict[str, Any], console: Any) -> Non
         )
 
 
-def git(*args: str) -> str | None:
-    done = subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True, check=False)
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def startup_times(work: Path) -> dict[str, float]:
     """Warm each tool's code with one ``--version``, then the median of 3 more."""
     home = work / "startup"
     home.mkdir()
     out: dict[str, float] = {}
     for tool, command, env in (
-        ("loopml", [str(LOOPML), "--version"], loopml_env(home)),
+        ("loopml", [str(LOOPML), "--version"], loopml_env(home, "DVC_")),
         ("dvc", [str(DVC), "--version"], dvc_env(work)),
     ):
-        times = []
-        for rep in range(4):
-            start = time.perf_counter()
-            subprocess.run(command, cwd=home, env=env, check=True, capture_output=True)
-            if rep:
-                times.append(time.perf_counter() - start)
+        times = warm_timings(command, cwd=home, env=env, reps=3)
         out[tool] = statistics.median(times)
     return out
 
@@ -1303,14 +1158,7 @@ def parent_main(args: argparse.Namespace) -> int:
         "mode": "quick" if args.quick else "full",
         "sizes": sizes,
         "targets": TARGETS,
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
-        "loopml_version": loopml_version(),
-        "loopml_commit": git("rev-parse", "HEAD"),
-        "loopml_src_modified": bool(git("status", "--porcelain", "--", "../src")),
+        **provenance(),
         "dvc_version": dvc_version,
         "page_cache": "warm: sync, then the case's input read once before every timed case",
         "load_average": {"start": load_at_start, "end": load_at_end},
@@ -1320,26 +1168,7 @@ def parent_main(args: argparse.Namespace) -> int:
         "problems": problems,
         "raw": raw,
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / ("data-quick.json" if args.quick else "data.json")
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"Results written to {out.relative_to(HERE.parent)}")
-
-    if problems:
-        for problem in problems:
-            console.print(f"[bold red]CHECK FAILED:[/bold red] {problem}")
-        return 2
-    if missed:
-        console.print(f"[red]Targets missed:[/red] {'; '.join(missed)}")
-        return 0 if args.quick else 1
-    console.print("[green]Every target met.[/green]")
-    return 0
-
-
-def loopml_version() -> str:
-    import loopml
-
-    return loopml.__version__
+    return finish(report, "data", console)
 
 
 def main(argv: list[str] | None = None) -> int:

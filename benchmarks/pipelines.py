@@ -72,10 +72,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -83,17 +81,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-PEER_VENV = HERE / ".venv-peers"
-PEER_PYTHON = PEER_VENV / "bin" / "python"
-DVC = PEER_VENV / "bin" / "dvc"
-DVC_SPEC = "dvc>=3.50,<4"
-LOOPML = Path(sys.executable).parent / "loopml"
-RESULTS_DIR = HERE / "results"
+from _harness import (
+    DVC,
+    LOAD_LIMIT,
+    LOOPML,
+    BenchmarkError,
+    base_env,
+    dvc_env,
+    ensure_peer_dvc,
+    finish,
+    init_dvc_repo,
+    loopml_env,
+    loopml_version,
+    provenance,
+    quiet_run,
+    run_timed,
+    send_result,
+    wait_for_quiet,
+    warm_timings,
+    worker_command,
+    worker_result,
+)
 
-MARKER = "@@bench "  # prefix of the JSON lines a worker sends to the parent
 SEED = 20261126
-LOAD_LIMIT = 1.0
 PIPELINE = "chain"
 
 FULL = {
@@ -235,10 +245,6 @@ def frame_digest(frame: Any) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def send(message: dict[str, Any]) -> None:
-    print(MARKER + json.dumps(message), flush=True)
-
-
 def statuses(run: Any) -> dict[str, str]:
     return {step.name: step.status for step in run.steps}
 
@@ -262,6 +268,29 @@ def time_plain(pipeline: Any, cfg: dict[str, Any], repeats: int) -> tuple[list[f
     return times, frame
 
 
+def time_runs(cfg: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """``repeats`` runs of the pipeline file (``loopml.pipelines.run(file, **options)``)
+    against as many plain calls: the seconds and step statuses of each run, and digests of
+    the last run's output and the plain calls' result."""
+    import loopml.pipelines
+
+    seconds, runs = [], []
+    for _ in range(cfg["repeats"]):
+        began = time.perf_counter()
+        run = loopml.pipelines.run(cfg["file"], **options)
+        seconds.append(time.perf_counter() - began)
+        runs.append(statuses(run))
+    last = f"s{cfg['steps']:02d}"
+    plain_s, plain_frame = time_plain(loopml.pipelines.load(cfg["file"]), cfg, cfg["repeats"])
+    return {
+        "seconds": seconds,
+        "statuses": runs,
+        "plain_seconds": plain_s,
+        "output_digest": frame_digest(loopml.pipelines.output(run.id, last)),
+        "plain_digest": frame_digest(plain_frame),
+    }
+
+
 def worker_cached(cfg: dict[str, Any]) -> dict[str, Any]:
     """One run to fill the cache, then ``repeats`` fully cached runs in this process."""
     start = time.perf_counter()
@@ -270,23 +299,11 @@ def worker_cached(cfg: dict[str, Any]) -> dict[str, Any]:
     imported = time.perf_counter()
     first = loopml.pipelines.run(cfg["file"])
     first_s = time.perf_counter() - imported
-    seconds, runs = [], []
-    for _ in range(cfg["repeats"]):
-        began = time.perf_counter()
-        run = loopml.pipelines.run(cfg["file"])
-        seconds.append(time.perf_counter() - began)
-        runs.append(statuses(run))
-    last = f"s{cfg['steps']:02d}"
-    plain_s, plain_frame = time_plain(loopml.pipelines.load(cfg["file"]), cfg, cfg["repeats"])
     return {
         "import_seconds": imported - start,
         "first_seconds": first_s,
         "first_statuses": statuses(first),
-        "seconds": seconds,
-        "statuses": runs,
-        "plain_seconds": plain_s,
-        "output_digest": frame_digest(loopml.pipelines.output(run.id, last)),
-        "plain_digest": frame_digest(plain_frame),
+        **time_runs(cfg),
     }
 
 
@@ -312,22 +329,7 @@ def worker_edges(cfg: dict[str, Any]) -> dict[str, Any]:
     import loopml.pipelines
 
     warm = loopml.pipelines.run(cfg["file"], cache=False)
-    seconds, runs = [], []
-    for _ in range(cfg["repeats"]):
-        began = time.perf_counter()
-        run = loopml.pipelines.run(cfg["file"], cache=False)
-        seconds.append(time.perf_counter() - began)
-        runs.append(statuses(run))
-    plain_s, plain_frame = time_plain(loopml.pipelines.load(cfg["file"]), cfg, cfg["repeats"])
-    last = f"s{cfg['steps']:02d}"
-    return {
-        "warm_statuses": statuses(warm),
-        "seconds": seconds,
-        "statuses": runs,
-        "plain_seconds": plain_s,
-        "output_digest": frame_digest(loopml.pipelines.output(run.id, last)),
-        "plain_digest": frame_digest(plain_frame),
-    }
+    return {"warm_statuses": statuses(warm), **time_runs(cfg, cache=False)}
 
 
 def worker_inspect(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -416,117 +418,12 @@ WORKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 def worker_main(case: str, config: str) -> None:
-    result = WORKERS[case](json.loads(config))
-    result["python"] = platform.python_version()
-    send({"result": result})
+    send_result(WORKERS[case](json.loads(config)))
 
 
 # ---------------------------------------------------------------------------------------
-# Parent: peer venv, processes, load average
+# Parent: reading DVC's output
 # ---------------------------------------------------------------------------------------
-
-
-class BenchmarkError(RuntimeError):
-    pass
-
-
-def peer_dvc_version() -> str | None:
-    if not PEER_PYTHON.exists():
-        return None
-    done = subprocess.run(
-        [str(PEER_PYTHON), "-c", "import importlib.metadata as m; print(m.version('dvc'))"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def ensure_peer_dvc() -> str:
-    """DVC 3 in ``benchmarks/.venv-peers``: the venv is created and DVC installed if missing."""
-    version = peer_dvc_version()
-    if version is None or not version.startswith("3.") or not DVC.exists():
-        if not PEER_PYTHON.exists():
-            print(f"Creating the peer venv {PEER_VENV.relative_to(HERE.parent)} ...", flush=True)
-            subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        print(f"Installing '{DVC_SPEC}' into the peer venv (a few minutes) ...", flush=True)
-        subprocess.run(
-            [str(PEER_PYTHON), "-m", "pip", "install", "--quiet", DVC_SPEC],
-            check=True,
-        )
-        version = peer_dvc_version()
-        if version is None or not version.startswith("3."):
-            raise BenchmarkError(f"the peer venv has dvc {version}, not DVC 3")
-        print(f"Peer venv ready: dvc {version}.", flush=True)
-    return version
-
-
-def base_env() -> dict[str, str]:
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("LOOPML_", "DVC_")) and key != "PYTHONPATH"
-    }
-
-
-def loopml_env(project: Path) -> dict[str, str]:
-    return {**base_env(), "LOOPML_HOME": str(project / ".loopml"), "LOOPML_USER": "bench"}
-
-
-def dvc_env(work: Path) -> dict[str, str]:
-    """DVC without analytics, its state database in the run's temporary directory."""
-    return {**base_env(), "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(work / "dvc-site")}
-
-
-def run_timed(command: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> dict[str, Any]:
-    """Run ``command`` once in a fresh process: wall and CPU seconds (its children's
-    included, such as DVC's stage processes), and its output."""
-    with log.open("w") as out:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _pid, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    output = log.read_text(errors="replace")
-    if process.returncode != 0:
-        tail = "\n".join(output.splitlines()[-25:])
-        raise BenchmarkError(f"{' '.join(command)} exited with {process.returncode}:\n{tail}")
-    result: dict[str, Any] = {
-        "seconds": seconds,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "output": output,
-    }
-    for line in output.splitlines():
-        if line.startswith(MARKER):
-            result["worker"] = json.loads(line[len(MARKER) :])["result"]
-    return result
-
-
-def read_load() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def quiet_machine(max_wait: float, on_wait: Callable[[float, float], None]) -> dict[str, Any]:
-    """Wait until the 1-minute load average is below 1.0, for at most ``max_wait`` s."""
-    start = time.monotonic()
-    first = load = read_load()
-    while load >= LOAD_LIMIT and time.monotonic() - start < max_wait:
-        on_wait(load, time.monotonic() - start)
-        time.sleep(2)
-        load = read_load()
-    return {
-        "load_first": first,
-        "load": load,
-        "waited": time.monotonic() - start,
-        "gave_up": load >= LOAD_LIMIT,
-    }
-
-
-def quiet_run(command: list[str], *, cwd: Path, env: dict[str, str]) -> str:
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise BenchmarkError(f"{' '.join(command)} failed: {(done.stderr or done.stdout).strip()}")
-    return done.stdout
 
 
 def ran_stages(output: str) -> list[str]:
@@ -563,19 +460,13 @@ class Bench:
         self, key: str, label: str, command: list[str], *, cwd: Path, env: dict[str, str]
     ) -> dict[str, Any]:
         task = self.progress.add_task(label, total=1)
-
-        def waiting(load: float, waited: float) -> None:
-            self.progress.update(
-                task, description=f"{label} [waiting: load {load:.2f}, {waited:.0f} s]"
-            )
-
-        quiet = quiet_machine(self.sizes["max_wait"], waiting)
-        if quiet["gave_up"]:
-            self.console.print(
-                f"[yellow]warning:[/yellow] 1-minute load average still {quiet['load']:.2f} "
-                f"after {quiet['waited']:.0f} s; timing '{label}' anyway"
-            )
-        self.progress.update(task, description=label)
+        quiet = wait_for_quiet(
+            self.sizes["max_wait"],
+            progress=self.progress,
+            task=task,
+            label=label,
+            console=self.console,
+        )
         count = len(self.raw["cases"].get(key, []))
         log = self.work / "logs" / f"{key}-{count}.log"
         result = run_timed(command, cwd=cwd, env=env, log=log)
@@ -586,19 +477,16 @@ class Bench:
         return result
 
     def worker(self, key: str, label: str, case: str, cfg: dict[str, Any], *, project: Path):
-        command = [sys.executable, str(Path(__file__).resolve()), "--worker", case]
-        command += ["--config", json.dumps(cfg)]
-        return self.timed(key, label, command, cwd=project, env=loopml_env(project))["worker"]
+        command = worker_command(__file__, case, cfg)
+        env = loopml_env(project, "DVC_")
+        return self.timed(key, label, command, cwd=project, env=env)["worker"]
 
     def untimed_worker(self, case: str, cfg: dict[str, Any], *, project: Path) -> dict[str, Any]:
-        command = [sys.executable, str(Path(__file__).resolve()), "--worker", case]
-        out = quiet_run(
-            [*command, "--config", json.dumps(cfg)], cwd=project, env=loopml_env(project)
-        )
-        for line in out.splitlines():
-            if line.startswith(MARKER):
-                return json.loads(line[len(MARKER) :])["result"]
-        raise BenchmarkError(f"worker {case} sent no result")
+        command = worker_command(__file__, case, cfg)
+        result = worker_result(quiet_run(command, cwd=project, env=loopml_env(project, "DVC_")))
+        if result is None:
+            raise BenchmarkError(f"worker {case} sent no result")
+        return result
 
     def check(self, key: str, ok: bool, what: str) -> bool:
         self.raw["checks"].setdefault(key, []).append({"ok": ok, "what": what})
@@ -612,8 +500,8 @@ class Bench:
         """A folder made with ``loopml init``, holding ``chain.py`` with ``steps`` steps."""
         project = self.work / name
         project.mkdir()
-        quiet_run(["git", "init", "-q"], cwd=project, env=base_env())
-        quiet_run([str(LOOPML), "init"], cwd=project, env=loopml_env(project))
+        quiet_run(["git", "init", "-q"], cwd=project, env=base_env("DVC_"))
+        quiet_run([str(LOOPML), "init"], cwd=project, env=loopml_env(project, "DVC_"))
         self.write_loopml(project, steps, initial_constants(steps))
         return project
 
@@ -624,14 +512,7 @@ class Bench:
     def dvc_repo(self, name: str) -> Path:
         """A scratch ``git init && dvc init`` repository with the stages and ``dvc.yaml``."""
         repo = self.work / name
-        repo.mkdir()
-        env = dvc_env(self.work)
-        for command in (
-            ["git", "init", "-q"],
-            [str(DVC), "init", "-q"],
-            [str(DVC), "config", "core.analytics", "false"],
-        ):
-            quiet_run(command, cwd=repo, env=env)
+        init_dvc_repo(repo)
         (repo / "stages").mkdir()
         (repo / "out").mkdir()
         steps = self.sizes["steps"]
@@ -795,7 +676,7 @@ class Bench:
                 "first run: loopml pipeline run",
                 loopml_run,
                 cwd=project,
-                env=loopml_env(project),
+                env=loopml_env(project, "DVC_"),
             )
             dvc = self.timed(
                 "first.dvc", "first run: dvc repro", dvc_repro, cwd=repo, env=dvc_env(self.work)
@@ -808,7 +689,7 @@ class Bench:
                 "cached: loopml pipeline run",
                 loopml_run,
                 cwd=project,
-                env=loopml_env(project),
+                env=loopml_env(project, "DVC_"),
             )
             dvc = self.timed(
                 "cached.dvc", "cached: dvc repro", dvc_repro, cwd=repo, env=dvc_env(self.work)
@@ -825,7 +706,7 @@ class Bench:
                 f"s{edited:02d} edited: loopml pipeline run",
                 loopml_run,
                 cwd=project,
-                env=loopml_env(project),
+                env=loopml_env(project, "DVC_"),
             )
             dvc = self.timed(
                 "edit.dvc",
@@ -841,20 +722,15 @@ class Bench:
         same for the imports every DVC stage process pays."""
         out: dict[str, float] = {}
         for tool, command, env in (
-            ("loopml", [str(LOOPML), "--version"], loopml_env(self.work)),
+            ("loopml", [str(LOOPML), "--version"], loopml_env(self.work, "DVC_")),
             ("dvc", [str(DVC), "--version"], dvc_env(self.work)),
             (
                 "stage_imports",
                 [sys.executable, "-c", "import pandas, pyarrow.parquet"],
-                base_env(),
+                base_env("DVC_"),
             ),
         ):
-            times = []
-            for rep in range(4):
-                start = time.perf_counter()
-                subprocess.run(command, cwd=self.work, env=env, check=True, capture_output=True)
-                if rep:
-                    times.append(time.perf_counter() - start)
+            times = warm_timings(command, cwd=self.work, env=env, reps=3)
             out[tool] = statistics.median(times)
         self.raw["startup"] = out
 
@@ -1059,17 +935,6 @@ def print_notes(raw: dict[str, Any], sizes: dict[str, Any], console: Any) -> Non
             )
 
 
-def git(*args: str) -> str | None:
-    done = subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True, check=False)
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def loopml_version() -> str:
-    import loopml
-
-    return loopml.__version__
-
-
 def parent_main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -1124,14 +989,7 @@ def parent_main(args: argparse.Namespace) -> int:
         "mode": "quick" if args.quick else "full",
         "sizes": sizes,
         "targets": TARGETS,
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
-        "loopml_version": loopml_version(),
-        "loopml_commit": git("rev-parse", "HEAD"),
-        "loopml_src_modified": bool(git("status", "--porcelain", "--", "../src")),
+        **provenance(),
         "dvc_version": dvc_version,
         "load_average": {"start": load_at_start, "end": load_at_end},
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -1140,20 +998,7 @@ def parent_main(args: argparse.Namespace) -> int:
         "problems": problems,
         "raw": raw,
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / ("pipelines-quick.json" if args.quick else "pipelines.json")
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"Results written to {out.relative_to(HERE.parent)}")
-
-    if problems:
-        for problem in problems:
-            console.print(f"[bold red]CHECK FAILED:[/bold red] {problem}")
-        return 2
-    if missed:
-        console.print(f"[red]Targets missed:[/red] {'; '.join(missed)}")
-        return 0 if args.quick else 1
-    console.print("[green]Every target met.[/green]")
-    return 0
+    return finish(report, "pipelines", console)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -61,13 +60,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-PEER_VENV = HERE / ".venv-peers"
-PEER_PYTHON = PEER_VENV / "bin" / "python"
-MLFLOW_VERSION = "3.17.2"
-RESULTS_DIR = HERE / "results"
+from _harness import (
+    MARKER,
+    PEER_PYTHON,
+    BenchmarkError,
+    base_env,
+    ensure_peer_package,
+    finish,
+    loopml_env,
+    loopml_version,
+    provenance,
+    send,
+    send_result,
+    warm_timings,
+)
 
-MARKER = "@@bench "  # prefix of the JSON lines a worker sends to the parent
+MLFLOW_VERSION = "3.17.2"
 SEED = 20261126
 MODELS = ("xgb", "lgbm", "rf")
 FILTER = "metrics.auc > 0.8 and params.model = 'xgb'"
@@ -132,10 +140,6 @@ def expected_matches(count: int) -> list[str]:
         if metrics["auc"] > 0.8 and params["model"] == "xgb"
     ]
     return [name for _auc, name in sorted(hits, reverse=True)]
-
-
-def send(message: dict[str, Any]) -> None:
-    print(MARKER + json.dumps(message), flush=True)
 
 
 def timed(call: Callable[[], Any], reps: int) -> tuple[list[float], Any]:
@@ -366,10 +370,7 @@ WORKERS: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 def worker_main(tool: str, case: str, config: str) -> None:
-    cfg = json.loads(config)
-    result = WORKERS[(tool, case)](cfg)
-    result["python"] = platform.python_version()
-    send({"result": result})
+    send_result(WORKERS[(tool, case)](json.loads(config)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -377,59 +378,20 @@ def worker_main(tool: str, case: str, config: str) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-class BenchmarkError(RuntimeError):
-    pass
-
-
-def peer_mlflow_version() -> str | None:
-    if not PEER_PYTHON.exists():
-        return None
-    done = subprocess.run(
-        [str(PEER_PYTHON), "-c", "import importlib.metadata as m; print(m.version('mlflow'))"],
-        capture_output=True,
-        text=True,
-        check=False,
+def ensure_peer_mlflow() -> None:
+    """mlflow==3.17.2 in ``benchmarks/.venv-peers``, installed there unless it is already."""
+    ensure_peer_package(
+        "mlflow",
+        f"mlflow=={MLFLOW_VERSION}",
+        accepts=lambda version: version == MLFLOW_VERSION,
+        wanted=MLFLOW_VERSION,
     )
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def ensure_peer_venv() -> None:
-    """Create ``benchmarks/.venv-peers`` with mlflow==3.17.2 unless it is there already."""
-    version = peer_mlflow_version()
-    if version == MLFLOW_VERSION:
-        return
-    if not PEER_PYTHON.exists():
-        print(f"Creating the peer venv {PEER_VENV.relative_to(HERE.parent)} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-    else:
-        print(f"The peer venv has mlflow {version or '(none)'}; {MLFLOW_VERSION} is needed.")
-    print(
-        f"Installing mlflow=={MLFLOW_VERSION} into it (this takes a few minutes) ...",
-        flush=True,
-    )
-    subprocess.run(
-        [str(PEER_PYTHON), "-m", "pip", "install", "--quiet", f"mlflow=={MLFLOW_VERSION}"],
-        check=True,
-    )
-    version = peer_mlflow_version()
-    if version != MLFLOW_VERSION:
-        raise BenchmarkError(f"the peer venv has mlflow {version}, not {MLFLOW_VERSION}")
-    print(f"Peer venv ready: mlflow {version}.", flush=True)
 
 
 def tool_env(tool: str, home: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("LOOPML_", "MLFLOW_")) and key != "PYTHONPATH"
-    }
     if tool == "loopml":
-        env["LOOPML_HOME"] = str(home / ".loopml")
-        env["LOOPML_USER"] = "bench"
-    else:
-        env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-        env["DO_NOT_TRACK"] = "true"
-    return env
+        return loopml_env(home, "MLFLOW_")
+    return {**base_env("MLFLOW_"), "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 
 
 def tool_name(tool: str) -> str:
@@ -491,13 +453,8 @@ def run_worker(
 
 def time_command(python: str, code: str, reps: int, env: dict[str, str], cwd: Path) -> list[float]:
     """Wall times of ``python -c code``: one warm-up run, then ``reps`` timed ones."""
-    times = []
-    for rep in range(reps + 1):
-        start = time.perf_counter()
-        subprocess.run([python, "-c", code], env=env, cwd=cwd, check=True)
-        if rep:
-            times.append(time.perf_counter() - start)
-    return times
+    command = [python, "-c", code]
+    return warm_timings(command, cwd=cwd, env=env, reps=reps, capture_output=False)
 
 
 def bench_import(sizes: dict[str, Any], workdir: Path) -> dict[str, Any]:
@@ -684,11 +641,6 @@ def print_notes(raw: dict[str, Any], console: Any) -> None:
         )
 
 
-def git(*args: str) -> str | None:
-    done = subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True, check=False)
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def parent_main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -699,7 +651,7 @@ def parent_main(args: argparse.Namespace) -> int:
     sizes = dict(QUICK if args.quick else FULL)
     if args.runs is not None:
         sizes["runs"] = args.runs
-    ensure_peer_venv()
+    ensure_peer_mlflow()
     load_at_start = os.getloadavg()
 
     raw: dict[str, Any] = {}
@@ -763,14 +715,7 @@ def parent_main(args: argparse.Namespace) -> int:
         "mode": "quick" if args.quick else "full",
         "sizes": sizes,
         "targets": TARGETS,
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
-        "loopml_version": loopml_version(),
-        "loopml_commit": git("rev-parse", "HEAD"),
-        "loopml_src_modified": bool(git("status", "--porcelain", "--", "../src")),
+        **provenance(),
         "load_average": {"start": load_at_start, "end": load_at_end},
         "mlflow_version": MLFLOW_VERSION,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -779,20 +724,7 @@ def parent_main(args: argparse.Namespace) -> int:
         "problems": problems,
         "raw": strip_names(raw),
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / ("tracking-quick.json" if args.quick else "tracking.json")
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"Results written to {out.relative_to(HERE.parent)}")
-
-    if problems:
-        for problem in problems:
-            console.print(f"[bold red]CHECK FAILED:[/bold red] {problem}")
-        return 2
-    if missed:
-        console.print(f"[red]Targets missed:[/red] {', '.join(missed)}")
-        return 0 if args.quick else 1
-    console.print("[green]Every target met.[/green]")
-    return 0
+    return finish(report, "tracking", console)
 
 
 def strip_names(raw: dict[str, Any]) -> dict[str, Any]:
@@ -808,12 +740,6 @@ def strip_names(raw: dict[str, Any]) -> dict[str, Any]:
         for tool, data in raw["search"].items()
     }
     return {**raw, "search": search}
-
-
-def loopml_version() -> str:
-    import loopml
-
-    return loopml.__version__
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from loopml.config import resolve
 from loopml.errors import AlreadyExists, InvalidInput, NotFound
 from loopml.governance import list_events
 from loopml.pipelines.records import get_pipeline_run, list_pipeline_runs
+from loopml.pipelines.scheduler import run_scheduler
 from loopml.pipelines.schedules import (
     Schedule,
     add_schedule,
@@ -36,7 +37,6 @@ from loopml.pipelines.schedules import (
     list_schedules,
     list_ticks,
     remove_schedule,
-    run_scheduler,
     set_enabled,
 )
 from loopml.store import Store, open_store

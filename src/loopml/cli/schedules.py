@@ -138,7 +138,7 @@ def scheduler(
     Several schedulers may run against one store: each tick runs once. A stop signal
     lets the running pipeline finish and be recorded; a second one kills it.
     """
-    from ..pipelines.schedules import default_claimer, run_scheduler
+    from ..pipelines.scheduler import default_claimer, run_scheduler
     from ..store import open_store
 
     store = open_store(create=False)
