@@ -81,11 +81,22 @@ def run(
     """Run a pipeline; steps whose cache key matches an earlier success are reused."""
     from ..pipelines import load
     from ..pipelines.runner import run_pipeline
+    from ..pipelines.unchanged import reuse_if_unchanged
+    from ..store import default_store
 
+    params = parse_params(param, params_file)
+    if not no_cache:  # nothing changed since the last finished run: no need to import it
+        kind = f"dask:{dask}" if dask else executor
+        reused = reuse_if_unchanged(default_store(), target, params, executor=kind)
+        if reused is not None:
+            if not json_output:
+                err_console.print(f"↺ {len(reused.steps)} steps: {reused.steps[0].reason}")
+            _report(reused, json_output)
+            return
     pipeline = load(target)
     result = run_pipeline(
         pipeline,
-        parse_params(param, params_file),
+        params,
         executor=executor,
         workers=workers,
         dask=dask,

@@ -51,6 +51,7 @@ from .records import (
     start_step_run,
 )
 from .steps import Node, OutputRef
+from .unchanged import manifest, save_manifest
 
 
 @dataclass
@@ -140,6 +141,12 @@ def run_pipeline(
             _runs.set_run_status(store, run_id, "KILLED" if ended == KILLED else "FAILED")
         raise
     pool.close()
+    result = get_pipeline_run(store, run_id)
+    if status == COMPLETED:
+        always_runs = any(not node.step.cache for node in graph.nodes.values())
+        save_manifest(
+            store, run_id, manifest(pipeline.name, params, result, always_runs=always_runs)
+        )
     _runs.set_run_status(store, run_id, "FINISHED" if status == COMPLETED else "FAILED")
     result = get_pipeline_run(store, run_id)
     if status != COMPLETED and raise_on_failure:
@@ -274,7 +281,7 @@ class _Runner:
                     key,
                     parts,
                     hit,
-                    f"cache hit: same key as in run {hit.pipeline_run_id[:8]}",
+                    f"cache hit: same key as in run {_producer(hit)[:8]}",
                 )
                 return
             reason = "; ".join(stale) if stale else self._why_run(item.name, parts)
@@ -520,6 +527,11 @@ class _Runner:
         text = detail if isinstance(detail, str) else " ".join(detail)
         # The user's names and error text print as written, never as markup.
         self.console.print(Text.assemble(marks[event], " ", name, " ", (text, "dim")))
+
+
+def _producer(hit: StepRun) -> str:
+    """The pipeline run that executed the step whose outputs ``hit`` holds."""
+    return hit.reused_from or hit.pipeline_run_id
 
 
 def _project_root(pipeline_file: Path, config: Any) -> Path:

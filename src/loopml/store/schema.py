@@ -295,6 +295,9 @@ pipeline_runs = Table(
     Column("executor", String(64), nullable=False),
     Column("resumed_from", String(RUN_ID_LENGTH)),
     Column("reproduced_from", String(RUN_ID_LENGTH)),
+    # JSON: what a finished run depended on (file hashes, params, packages, datasets), so
+    # an unchanged re-run is recognised without importing the pipeline's code.
+    Column("manifest", Text),
     Column("created_at", BigInteger, nullable=False),
     Index(None, "pipeline", "created_at"),
 )

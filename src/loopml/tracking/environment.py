@@ -129,7 +129,9 @@ def _scan_distributions() -> tuple[dict[str, list[str]], dict[str, str]]:
     return importlib.metadata.packages_distributions(), versions
 
 
-def _cache_file() -> Path | None:
+def packages_stamp() -> str | None:
+    """A hash that changes whenever a package is installed or removed (it changes the
+    modification time of a site-packages directory), or None outside any."""
     stamps = []
     for entry in sys.path:
         if entry.endswith(("site-packages", "dist-packages")):
@@ -139,9 +141,15 @@ def _cache_file() -> Path | None:
                 continue
     if not stamps:
         return None
+    return blake3("\n".join([sys.prefix, platform.python_version(), *stamps]).encode()).hexdigest()
+
+
+def _cache_file() -> Path | None:
+    stamp = packages_stamp()
+    if stamp is None:
+        return None
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "loopml"
-    key = blake3("\n".join([sys.prefix, *stamps]).encode()).hexdigest()[:24]
-    return base / f"packages-{key}.json"
+    return base / f"packages-{stamp[:24]}.json"
 
 
 def _read_cache(path: Path) -> tuple[dict[str, list[str]], dict[str, str]] | None:

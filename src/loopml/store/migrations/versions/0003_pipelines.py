@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("executor", sa.String(length=64), nullable=False),
         sa.Column("resumed_from", sa.String(length=32), nullable=True),
         sa.Column("reproduced_from", sa.String(length=32), nullable=True),
+        sa.Column("manifest", sa.Text(), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_pipeline_runs_run_id_runs")),
         sa.PrimaryKeyConstraint("run_id", name=op.f("pk_pipeline_runs")),

@@ -1,0 +1,184 @@
+"""Recognising a re-run that nothing has changed, without importing the pipeline's code.
+
+Importing a pipeline file imports what it imports (pandas, scikit-learn: seconds), only
+to find that every step is cached. When a run finishes, its manifest records what it
+depended on: the text of every module it had loaded from outside the standard library
+and the installed packages (the pipeline file, your helpers, loopml itself when it is
+installed from a checkout), the params given, a stamp of the installed packages, and the
+dataset versions its steps read. ``loopml pipeline run`` compares that manifest first: if
+every file hashes the same, the params are equal, no package was installed or removed,
+every dataset name still resolves to the same version, every output is still stored and
+no step has ``cache=False``, the new run reuses every step of the old one as it is.
+Anything else, or any doubt, takes the normal path, which imports and checks each step.
+
+The one assumption beyond the normal path's: the pipeline function builds the same DAG
+from the same code and params (it does not list a directory or read the clock to decide
+which steps exist); ``--no-cache`` bypasses this check.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import sysconfig
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from blake3 import blake3
+from sqlalchemy import desc, select, update
+
+from ..errors import NotFound
+from ..store import Store
+from ..store.schema import pipeline_runs, runs
+from ..tracking import runs as _runs
+from ..tracking.environment import git_state, packages_stamp
+from .records import CACHED, PipelineRun, create_pipeline_run, get_pipeline_run, record_step
+
+_SKIPPED_ROOTS = tuple(
+    str(Path(p).resolve())
+    for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
+)
+
+
+def manifest(
+    pipeline_name: str, params: Mapping[str, Any], run: PipelineRun, *, always_runs: bool
+) -> dict[str, Any]:
+    """What a finished run depended on, computed at its end."""
+    datasets: dict[str, str] = {}
+    for step in run.steps:
+        datasets.update(step.key_parts.get("datasets", {}))
+    return {
+        "pipeline": pipeline_name,
+        "params": json.loads(json.dumps(dict(params), sort_keys=True, default=repr)),
+        "files": _loaded_files(),
+        "packages": packages_stamp(),
+        "datasets": dict(sorted(datasets.items())),
+        "always_runs": always_runs,
+    }
+
+
+def save_manifest(store: Store, run_id: str, data: Mapping[str, Any]) -> None:
+    with store.write() as connection:
+        connection.execute(
+            update(pipeline_runs)
+            .where(pipeline_runs.c.run_id == run_id)
+            .values(manifest=json.dumps(data, sort_keys=True))
+        )
+
+
+def reuse_if_unchanged(
+    store: Store, target: str, params: Mapping[str, Any], *, executor: str
+) -> PipelineRun | None:
+    """A new run reusing the latest finished run of ``target`` when nothing changed."""
+    file_text, _, name = target.partition(":")
+    path = str(Path(file_text).resolve())
+    query = (
+        select(pipeline_runs.c.run_id, pipeline_runs.c.manifest)
+        .join(runs, runs.c.id == pipeline_runs.c.run_id)
+        .where(pipeline_runs.c.file == path, runs.c.status == "FINISHED")
+        .order_by(desc(pipeline_runs.c.created_at))
+        .limit(1)
+    )
+    if name:
+        query = query.where(pipeline_runs.c.pipeline == name)
+    with store.read() as connection:
+        row = connection.execute(query).first()
+    if row is None or not row.manifest:
+        return None
+    recorded = json.loads(row.manifest)
+    wanted = json.loads(json.dumps(dict(params), sort_keys=True, default=repr))
+    if (
+        recorded.get("always_runs", True)
+        or recorded.get("params") != wanted
+        or recorded.get("packages") != packages_stamp()
+        or path not in recorded.get("files", {})
+        or not _same_files(recorded["files"])
+        or not _same_datasets(store, recorded.get("datasets", {}))
+    ):
+        return None
+    source = get_pipeline_run(store, row.run_id)
+    if not all(store.blobs.exists(o.hash) for step in source.steps for o in step.outputs):
+        return None
+    return _record_reuse(store, source, recorded, executor=executor)
+
+
+def _record_reuse(
+    store: Store, source: PipelineRun, recorded: dict[str, Any], *, executor: str
+) -> PipelineRun:
+    commit, dirty, diff_hash = git_state(Path(source.file).parent)
+    origin = _runs.RunOrigin(
+        source=source.file, git_commit=commit, git_dirty=dirty, git_diff_hash=diff_hash
+    )
+    run_id = create_pipeline_run(
+        store,
+        pipeline=source.pipeline,
+        file=source.file,
+        params=source.params,
+        executor=executor,
+        origin=origin,
+    )
+    reason = f"unchanged since run {source.id[:8]}: same files, params, packages and datasets"
+    for step in source.steps:
+        record_step(
+            store,
+            run_id,
+            name=step.name,
+            step=step.step,
+            status=CACHED,
+            reason=reason,
+            cache_key=step.cache_key,
+            key_parts=step.key_parts,
+            reused_from=step.reused_from or step.pipeline_run_id,
+            outputs=step.outputs,
+            inputs={k: v for k, v in step.key_parts.get("inputs", {}).items() if "," not in v},
+        )
+    save_manifest(store, run_id, recorded)
+    _runs.set_run_status(store, run_id, "FINISHED")
+    return get_pipeline_run(store, run_id)
+
+
+def _loaded_files() -> dict[str, str]:
+    files: dict[str, str] = {}
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if not file or not file.endswith(".py"):
+            continue
+        resolved = str(Path(file).resolve())
+        if (
+            "site-packages" in resolved
+            or "dist-packages" in resolved
+            or resolved.startswith(_SKIPPED_ROOTS)
+        ):
+            continue
+        digest = _hash(resolved)
+        if digest is not None:
+            files[resolved] = digest
+    return dict(sorted(files.items()))
+
+
+def _same_files(files: Mapping[str, str]) -> bool:
+    return all(_hash(path) == digest for path, digest in files.items())
+
+
+def _same_datasets(store: Store, datasets: Mapping[str, str]) -> bool:
+    if not datasets:
+        return True
+    from ..data.versioning import get_version
+
+    for ref, was in datasets.items():
+        try:
+            version = get_version(store, ref)
+        except NotFound:
+            return False
+        if f"{version.dataset}@{version.version}" != was:
+            return False
+    return True
+
+
+def _hash(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return blake3(handle.read()).hexdigest()
+    except OSError:
+        return None
