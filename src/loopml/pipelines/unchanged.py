@@ -19,6 +19,7 @@ which steps exist); ``--no-cache`` bypasses this check.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import sysconfig
 from collections.abc import Mapping
@@ -177,8 +178,19 @@ def _same_datasets(store: Store, datasets: Mapping[str, str]) -> bool:
 
 
 def _hash(path: str) -> str | None:
+    # A long-lived process (a notebook, a scheduler) hashes an unchanged file once.
     try:
+        stat = os.stat(path)
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        cached = _hashes.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
         with open(path, "rb") as handle:
-            return blake3(handle.read()).hexdigest()
+            digest = blake3(handle.read()).hexdigest()
     except OSError:
         return None
+    _hashes[path] = (stamp, digest)
+    return digest
+
+
+_hashes: dict[str, tuple[tuple[int, int, int], str]] = {}
