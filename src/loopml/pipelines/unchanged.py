@@ -36,10 +36,8 @@ from ..tracking import runs as _runs
 from ..tracking.environment import git_state, packages_stamp
 from .records import CACHED, PipelineRun, create_pipeline_run, get_pipeline_run, record_step
 
-_SKIPPED_ROOTS = tuple(
-    str(Path(p).resolve())
-    for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
-)
+_STDLIB = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
+_SKIPPED_ROOTS = tuple(_STDLIB | {str(Path(p).resolve()) for p in _STDLIB})
 
 
 def manifest(
@@ -143,19 +141,21 @@ def _loaded_files() -> dict[str, str]:
     files: dict[str, str] = {}
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
-        if not file or not file.endswith(".py"):
-            continue
-        resolved = str(Path(file).resolve())
-        if (
-            "site-packages" in resolved
-            or "dist-packages" in resolved
-            or resolved.startswith(_SKIPPED_ROOTS)
-        ):
+        if not file or not file.endswith(".py") or _third_party(file):
+            continue  # most modules: decided on the name alone, without touching the disk
+        resolved = _resolved.get(file)
+        if resolved is None:
+            resolved = _resolved[file] = str(Path(file).resolve())
+        if _third_party(resolved):
             continue
         digest = _hash(resolved)
         if digest is not None:
             files[resolved] = digest
     return dict(sorted(files.items()))
+
+
+def _third_party(path: str) -> bool:
+    return "site-packages" in path or "dist-packages" in path or path.startswith(_SKIPPED_ROOTS)
 
 
 def _same_files(files: Mapping[str, str]) -> bool:
@@ -194,3 +194,4 @@ def _hash(path: str) -> str | None:
 
 
 _hashes: dict[str, tuple[tuple[int, int, int], str]] = {}
+_resolved: dict[str, str] = {}
