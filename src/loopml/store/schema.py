@@ -320,6 +320,7 @@ step_runs = Table(
     Column("started_at", BigInteger),
     Column("ended_at", BigInteger),
     Index(None, "cache_key"),
+    Index(None, "run_id"),
     **_CLUSTERED,
 )
 

@@ -93,6 +93,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("step_runs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_step_runs_cache_key"), ["cache_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_step_runs_run_id"), ["run_id"], unique=False)
 
     op.create_table(
         "step_artifacts",
@@ -124,6 +125,7 @@ def downgrade() -> None:
 
     op.drop_table("step_artifacts")
     with op.batch_alter_table("step_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_step_runs_run_id"))
         batch_op.drop_index(batch_op.f("ix_step_runs_cache_key"))
 
     op.drop_table("step_runs")
