@@ -176,3 +176,58 @@ def test_explain_lists_every_step_with_its_reason(churn, cli) -> None:
     missing = cli("pipeline", "explain", "ffffffff")
     assert missing.returncode == 3
     assert missing.stderr.startswith("error: pipeline run 'ffffffff' not found")
+
+
+def test_a_reproduce_run_does_not_hide_a_valid_older_cache_entry(project, write) -> None:
+    # reproduce records the same key with the old, pinned versions: the next normal run
+    # must still find the entry that read what the name resolves to now.
+    loopml.data.add("customers", pd.DataFrame({"plan": ["a"], "spend": [1.0]}))
+    path = write(
+        """
+        import loopml
+
+        @loopml.step
+        def total() -> float:
+            return float(loopml.data.load("customers")["spend"].sum())
+
+        @loopml.pipeline
+        def sums():
+            total()
+        """
+    )
+    old = loopml.pipelines.run(path)
+    loopml.data.add("customers", pd.DataFrame({"plan": ["a"], "spend": [5.0]}))
+    new = loopml.pipelines.run(path)
+    from loopml.pipelines.reproduce import reproduce_run
+
+    assert reproduce_run(old.id, force=True).identical
+    again = loopml.pipelines.run(path, cache=True)
+    assert statuses(again) == {"total": "CACHED"}
+    assert reasons(again)["total"] == f"cache hit: same key as in run {new.id[:8]}"
+
+
+def test_a_folder_got_inside_a_step_joins_its_cache_key(project, write, tmp_path) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.txt").write_text("one")
+    loopml.data.add("images", folder)
+    path = write(
+        f"""
+        import loopml
+
+        @loopml.step
+        def count() -> int:
+            return len(loopml.data.get("images", {str(tmp_path / "out")!r}))
+
+        @loopml.pipeline
+        def counting():
+            count()
+        """
+    )
+    first = loopml.pipelines.run(path)
+    assert first.step("count").key_parts["datasets"] == {"images": "images@1"}
+    (folder / "b.txt").write_text("two")
+    loopml.data.add("images", folder)
+    again = loopml.pipelines.run(path)
+    assert reasons(again)["count"] == "dataset images now resolves to images@2 (was images@1)"
+    assert loopml.pipelines.output(again.id, "count") == 2

@@ -347,3 +347,79 @@ def test_ctrl_c_or_sigterm_kills_the_run_and_its_running_step(
     assert statuses(run) == {"ready": "COMPLETED", "sleeps": "KILLED"}
     assert run.step("sleeps").ended_at is not None
     assert loopml.get_run(run.step("sleeps").run_id).status == "KILLED"
+
+
+def test_resuming_a_run_that_does_not_exist_leaves_no_run_behind(project, write) -> None:
+    path = write(
+        """
+        import loopml
+
+        @loopml.step
+        def one() -> int:
+            return 1
+
+        @loopml.pipeline
+        def single():
+            one()
+        """
+    )
+    with pytest.raises(loopml.errors.NotFound):
+        loopml.pipelines.run(path, resume_from="ffffffff")
+    assert loopml.pipelines.list_runs("single") == []
+
+
+def test_a_step_timed_in_a_thread_keeps_its_run_and_its_dataset_reads(project, write) -> None:
+    # Off the main thread (as on a Dask worker) a timed step runs in a thread of its own:
+    # what it logs and the datasets it reads must still reach its run and its cache key.
+    import pandas as pd
+
+    import loopml.data
+
+    loopml.data.add("numbers", pd.DataFrame({"v": [1.0, 2.0]}))
+    path = write(
+        """
+        import loopml
+
+        @loopml.step(timeout=60)
+        def total() -> float:
+            value = float(loopml.data.load("numbers")["v"].sum())
+            loopml.log_metric("total", value)
+            return value
+
+        @loopml.pipeline
+        def sums():
+            total()
+        """
+    )
+    box = {}
+    worker = threading.Thread(target=lambda: box.update(run=loopml.pipelines.run(path)))
+    worker.start()
+    worker.join(60)
+    step = box["run"].step("total")
+    assert step.key_parts["datasets"] == {"numbers": "numbers@1"}
+    assert loopml.get_run(step.run_id).metrics == {"total": 3.0}
+
+
+def test_steps_side_by_side_in_one_process_log_into_their_own_runs(project) -> None:
+    from loopml.tracking.fluent import run_in_context, start_run
+    from loopml.tracking.runs import create_run
+
+    store = loopml.default_store()
+    runs = [start_run(run_id=create_run(store, name=f"r{i}").id) for i in range(2)]
+    barrier = threading.Barrier(2)
+
+    def log(index: int) -> None:
+        with run_in_context(runs[index]):
+            barrier.wait()
+            for step in range(50):
+                loopml.log_metric("who", float(index), step=step)
+
+    threads = [threading.Thread(target=log, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, run in enumerate(runs):
+        run.end()
+        history = loopml.tracking.get_metric_history(store, run.id, "who")
+        assert [p.value for p in history] == [float(index)] * 50

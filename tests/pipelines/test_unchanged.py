@@ -165,3 +165,35 @@ def test_the_manifest_names_the_files_the_run_depended_on(project, pipeline, cli
     assert str((project / "helpers.py").resolve()) in files
     assert not any("site-packages" in path for path in files)
     assert json.loads(_manifest(run["id"]))["datasets"] == {"numbers": "numbers@1"}
+
+
+def test_a_file_edited_while_the_run_goes_on_is_not_vouched_for(project, write, cli) -> None:
+    loopml.data.add("numbers", pd.DataFrame({"v": [1.0, 2.0, 3.0]}))
+    write(HELPERS, "helpers.py")
+    write(
+        PIPELINE.replace(
+            'return helpers.scale(float(frame["v"].sum()), factor)',
+            "value = helpers.scale(float(frame['v'].sum()), factor)\n"
+            "    Path(__file__).with_name('helpers.py').write_text("
+            "'def scale(value, factor):\\n    return value * factor * 100\\n')\n"
+            "    return value",
+        )
+    )
+    first = _run(cli)
+    assert _manifest(first["id"]) is None  # helpers.py changed under it
+    again = _run(cli)
+    assert not _unchanged(again)
+    assert statuses(again)["total"] == "COMPLETED"  # the edited helper runs
+    assert loopml.pipelines.output(again["id"], "total") == 600.0
+
+
+def test_a_file_with_several_pipelines_needs_a_name_to_be_reused(project, write, cli) -> None:
+    loopml.data.add("numbers", pd.DataFrame({"v": [1.0]}))
+    write(HELPERS, "helpers.py")
+    write(PIPELINE + "\n\n@loopml.pipeline\ndef other(name: str = 'numbers'):\n    ingest(name)\n")
+    cli.json("pipeline", "run", "pipe.py:summary")
+    cli.json("pipeline", "run", "pipe.py:other")
+    again = cli.json("pipeline", "run", "pipe.py:other")
+    assert _unchanged(again) and again["pipeline"] == "other"
+    plain = cli("pipeline", "run", "pipe.py")  # ambiguous: the normal path says so
+    assert plain.returncode == 2 and "several pipelines" in plain.stderr

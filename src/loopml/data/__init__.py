@@ -95,10 +95,17 @@ def load(ref: str, *, output: Literal["pandas", "arrow"] = "pandas") -> pd.DataF
 
 
 def get(ref: str, dest: str | Path) -> list[Path]:
-    """Write the exact bytes of a version under folder ``dest``; returns the files written."""
-    from .versioning import materialize
+    """Write the exact bytes of a version under folder ``dest``; returns the files written.
 
-    return materialize(_store(), ref, dest)
+    Inside a pipeline step the version read joins the step's cache key, as with ``load``.
+    """
+    from .reads import note_read, pin_for
+    from .versioning import get_version, materialize
+
+    store = _store()
+    version = get_version(store, pin_for(ref))
+    note_read(ref, version.dataset, version.version)
+    return materialize(store, version, dest)
 
 
 def show(ref: str) -> DatasetVersion:

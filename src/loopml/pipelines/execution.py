@@ -9,6 +9,7 @@ time limit, and stores the outputs.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import signal
 import sys
@@ -85,7 +86,7 @@ def execute(
 ) -> StepOutcome:
     """Run ``task`` here; never raises for the step's own errors (they are the outcome)."""
     from ..data.reads import collecting, pinned
-    from ..tracking.fluent import start_run, status_for_exit
+    from ..tracking.fluent import run_in_context, start_run, status_for_exit
 
     store = store or default_store()
     func = func or load_step_function(task.code)
@@ -102,7 +103,7 @@ def execute(
     datasets: dict[str, str] = {}
     delay = task.retry_delay
     try:
-        with pinned(task.dataset_pins), collecting() as datasets:
+        with run_in_context(active), pinned(task.dataset_pins), collecting() as datasets:
             while True:
                 attempts += 1
                 try:
@@ -221,7 +222,10 @@ def _call(func: Callable[..., Any], arguments: Mapping[str, Any], timeout: float
         except BaseException as exc:
             box["error"] = exc
 
-    worker = threading.Thread(target=target, name="loopml-step", daemon=True)
+    # The thread runs in a copy of this context: the step's run, its dataset pins and the
+    # collector of what it reads go with it.
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(target,), name="loopml-step", daemon=True)
     worker.start()
     worker.join(timeout)
     if worker.is_alive():

@@ -267,8 +267,8 @@ def _end_run_if_running(store: Store, run_id: str, status: str) -> None:
         _runs.set_run_status(store, run_id, status)
 
 
-def find_reusable(store: Store, cache_key: str) -> StepRun | None:
-    """The latest step run with this key that produced outputs still in the artifact store."""
+def reusable_runs(store: Store, cache_key: str) -> list[StepRun]:
+    """Step runs with this key whose outputs are still stored, newest first."""
     with store.read() as connection:
         rows = connection.execute(
             select(step_runs)
@@ -276,11 +276,26 @@ def find_reusable(store: Store, cache_key: str) -> StepRun | None:
             .order_by(desc(step_runs.c.ended_at))
             .limit(5)
         ).all()
-    for row in rows:
-        found = _to_step_run(row)
-        if all(store.blobs.exists(output.hash) for output in found.outputs):
-            return found
-    return None
+    found = [_to_step_run(row) for row in rows]
+    return [f for f in found if all(store.blobs.exists(o.hash) for o in f.outputs)]
+
+
+def stale_datasets(store: Store, datasets: Mapping[str, str]) -> list[str]:
+    """For each recorded ``ref -> name@version`` that resolves elsewhere now, why."""
+    if not datasets:
+        return []
+    from ..data.versioning import get_version
+
+    stale = []
+    for ref, was in datasets.items():
+        try:
+            current = get_version(store, ref)
+            now = f"{current.dataset}@{current.version}"
+        except NotFound:
+            now = "(missing)"
+        if now != was:
+            stale.append(f"dataset {ref} now resolves to {now} (was {was})")
+    return stale
 
 
 def previous_step_run(store: Store, pipeline: str, name: str, before_run_id: str) -> StepRun | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import LoopmlError, NotFound, StepFailed
+from ..errors import InvalidInput, StepFailed
 from ..store import Store, default_store
 from ..tracking import _signals
 from ..tracking import runs as _runs
@@ -42,16 +42,17 @@ from .records import (
     PipelineRun,
     StepRun,
     create_pipeline_run,
-    find_reusable,
     finish_step_run,
     get_pipeline_run,
     mark_unfinished,
     previous_step_run,
     record_step,
+    reusable_runs,
+    stale_datasets,
     start_step_run,
 )
 from .steps import Node, OutputRef
-from .unchanged import manifest, save_manifest
+from .unchanged import loaded_files, manifest, save_manifest
 
 
 @dataclass
@@ -102,9 +103,12 @@ def run_pipeline(
     """
     store = store or default_store()
     graph = pipeline.compile(params)
+    files_at_start = loaded_files()  # the code this run starts from, for its manifest
+    resumed = get_pipeline_run(store, resume_from) if resume_from else None
     config = store.config
     pool = make_executor(executor, store, workers=workers, dask=dask)
     origin = _origin(pipeline.source_file)
+    _signals.install()  # SIGTERM unwinds like Ctrl-C: the runs end KILLED, workers stop
     run_id = create_pipeline_run(
         store,
         pipeline=pipeline.name,
@@ -115,24 +119,39 @@ def run_pipeline(
         resumed_from=resume_from,
         reproduced_from=reproduce_of,
     )
-    runner = _Runner(
-        store=store,
-        graph=graph,
-        pipeline=pipeline,
-        run_id=run_id,
-        executor=pool,
-        config=config,
-        cache=cache,
-        resumed=get_pipeline_run(store, resume_from) if resume_from else None,
-        pins=dict(dataset_pins or {}),
-        reproducing=reproduce_of,
-        origin=origin,
-        progress=progress,
-    )
     status = FAILED
-    _signals.install()  # SIGTERM unwinds like Ctrl-C: the runs end KILLED, workers stop
     try:
+        runner = _Runner(
+            store=store,
+            graph=graph,
+            pipeline=pipeline,
+            run_id=run_id,
+            executor=pool,
+            config=config,
+            cache=cache,
+            resumed=resumed,
+            pins=dict(dataset_pins or {}),
+            reproducing=reproduce_of,
+            origin=origin,
+            progress=progress,
+        )
         status = runner.run()
+        pool.close()
+        if status == COMPLETED:
+            always_runs = any(not node.step.cache for node in graph.nodes.values())
+            files_now = loaded_files()  # with the modules the steps imported meanwhile
+            # A file saved while the run went on: its outputs may come from either text,
+            # so this run must not vouch for the new one.
+            if all(files_now.get(path) == digest for path, digest in files_at_start.items()):
+                recorded = manifest(
+                    pipeline.name,
+                    params,
+                    get_pipeline_run(store, run_id),
+                    files=files_now,
+                    always_runs=always_runs,
+                )
+                save_manifest(store, run_id, recorded)
+        _runs.set_run_status(store, run_id, "FINISHED" if status == COMPLETED else "FAILED")
     except BaseException as exc:
         pool.close(cancel=True)
         ended = KILLED if status_for_exit(exc) == "KILLED" else FAILED
@@ -140,14 +159,6 @@ def run_pipeline(
             mark_unfinished(store, run_id, ended)
             _runs.set_run_status(store, run_id, "KILLED" if ended == KILLED else "FAILED")
         raise
-    pool.close()
-    result = get_pipeline_run(store, run_id)
-    if status == COMPLETED:
-        always_runs = any(not node.step.cache for node in graph.nodes.values())
-        save_manifest(
-            store, run_id, manifest(pipeline.name, params, result, always_runs=always_runs)
-        )
-    _runs.set_run_status(store, run_id, "FINISHED" if status == COMPLETED else "FAILED")
     result = get_pipeline_run(store, run_id)
     if status != COMPLETED and raise_on_failure:
         failed = [s for s in result.steps if s.status == FAILED]
@@ -272,9 +283,14 @@ class _Runner:
         if self.reproducing:
             reason = f"reproducing run {self.reproducing[:8]}: every step runs"
         elif self.cache and step.cache:
-            hit = find_reusable(self.store, key)
-            stale = self._stale_datasets(hit) if hit is not None else []
-            if hit is not None and not stale:
+            hit, stale = None, []
+            for candidate in reusable_runs(self.store, key):
+                # An older entry may have read what the names resolve to now.
+                stale = stale_datasets(self.store, candidate.key_parts.get("datasets", {}))
+                if not stale:
+                    hit = candidate
+                    break
+            if hit is not None:
                 self._reuse(
                     item,
                     state,
@@ -466,9 +482,10 @@ class _Runner:
 
             values = load_input(self.store, self._input_spec(node.map_items))
             if not isinstance(values, list | tuple):
-                raise LoopmlError(
+                raise InvalidInput(
                     f"step '{node.name}' maps over the output of '{node.map_items.node}', "
-                    f"which is a {type(values).__name__}, not a list"
+                    f"which is a {type(values).__name__}, not a list",
+                    hint=f"return a list from '{node.map_items.node}'",
                 )
         else:
             values = list(node.map_items or [])
@@ -478,20 +495,6 @@ class _Runner:
             info = self.store.blobs.put_bytes(encoded.data)
             items.append((info.hash, encoded.materializer))
         return items
-
-    def _stale_datasets(self, hit: StepRun) -> list[str]:
-        from ..data.versioning import get_version
-
-        stale = []
-        for ref, was in hit.key_parts.get("datasets", {}).items():
-            try:
-                current = get_version(self.store, ref)
-                now = f"{current.dataset}@{current.version}"
-            except NotFound:
-                now = "(missing)"
-            if now != was:
-                stale.append(f"dataset {ref} now resolves to {now} (was {was})")
-        return stale
 
     def _why_run(self, name: str, parts: dict[str, Any]) -> str:
         previous = previous_step_run(self.store, self.pipeline.name, name, self.run_id)

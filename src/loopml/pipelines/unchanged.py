@@ -29,28 +29,40 @@ from typing import Any
 from blake3 import blake3
 from sqlalchemy import desc, select, update
 
-from ..errors import NotFound
 from ..store import Store
 from ..store.schema import pipeline_runs, runs
 from ..tracking import runs as _runs
 from ..tracking.environment import git_state, packages_stamp
-from .records import CACHED, PipelineRun, create_pipeline_run, get_pipeline_run, record_step
+from .records import (
+    CACHED,
+    PipelineRun,
+    create_pipeline_run,
+    get_pipeline_run,
+    record_step,
+    stale_datasets,
+)
 
 _STDLIB = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
 _SKIPPED_ROOTS = tuple(_STDLIB | {str(Path(p).resolve()) for p in _STDLIB})
 
 
 def manifest(
-    pipeline_name: str, params: Mapping[str, Any], run: PipelineRun, *, always_runs: bool
+    pipeline_name: str,
+    params: Mapping[str, Any],
+    run: PipelineRun,
+    *,
+    files: Mapping[str, str],
+    always_runs: bool,
 ) -> dict[str, Any]:
-    """What a finished run depended on, computed at its end."""
+    """What a finished run depended on: ``files`` from :func:`loaded_files`, the dataset
+    versions its steps read."""
     datasets: dict[str, str] = {}
     for step in run.steps:
         datasets.update(step.key_parts.get("datasets", {}))
     return {
         "pipeline": pipeline_name,
         "params": json.loads(json.dumps(dict(params), sort_keys=True, default=repr)),
-        "files": _loaded_files(),
+        "files": dict(files),
         "packages": packages_stamp(),
         "datasets": dict(sorted(datasets.items())),
         "always_runs": always_runs,
@@ -83,8 +95,11 @@ def reuse_if_unchanged(
         query = query.where(pipeline_runs.c.pipeline == name)
     with store.read() as connection:
         row = connection.execute(query).first()
-    if row is None or not row.manifest:
-        return None
+        names = connection.execute(
+            select(pipeline_runs.c.pipeline).where(pipeline_runs.c.file == path).distinct()
+        ).all()
+    if row is None or not row.manifest or (not name and len(names) != 1):
+        return None  # without a name, a file run under several pipelines is ambiguous
     recorded = json.loads(row.manifest)
     wanted = json.loads(json.dumps(dict(params), sort_keys=True, default=repr))
     if (
@@ -93,7 +108,8 @@ def reuse_if_unchanged(
         or recorded.get("packages") != packages_stamp()
         or path not in recorded.get("files", {})
         or not _same_files(recorded["files"])
-        or not _same_datasets(store, recorded.get("datasets", {}))
+        or recorded.get("pipeline") != (name or recorded.get("pipeline"))
+        or stale_datasets(store, recorded.get("datasets", {}))
     ):
         return None
     source = get_pipeline_run(store, row.run_id)
@@ -130,14 +146,16 @@ def _record_reuse(
             key_parts=step.key_parts,
             reused_from=step.reused_from or step.pipeline_run_id,
             outputs=step.outputs,
-            inputs={k: v for k, v in step.key_parts.get("inputs", {}).items() if "," not in v},
+            inputs=step.key_parts.get("inputs", {}),
         )
     save_manifest(store, run_id, recorded)
     _runs.set_run_status(store, run_id, "FINISHED")
     return get_pipeline_run(store, run_id)
 
 
-def _loaded_files() -> dict[str, str]:
+def loaded_files() -> dict[str, str]:
+    """Hashes of the modules this process has loaded from outside the standard library and
+    the installed packages: the pipeline file, the project's helpers."""
     files: dict[str, str] = {}
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
@@ -160,21 +178,6 @@ def _third_party(path: str) -> bool:
 
 def _same_files(files: Mapping[str, str]) -> bool:
     return all(_hash(path) == digest for path, digest in files.items())
-
-
-def _same_datasets(store: Store, datasets: Mapping[str, str]) -> bool:
-    if not datasets:
-        return True
-    from ..data.versioning import get_version
-
-    for ref, was in datasets.items():
-        try:
-            version = get_version(store, ref)
-        except NotFound:
-            return False
-        if f"{version.dataset}@{version.version}" != was:
-            return False
-    return True
 
 
 def _hash(path: str) -> str | None:

@@ -9,10 +9,12 @@ that fits how the interpreter is exiting. Metric values go through the in-proces
 from __future__ import annotations
 
 import atexit
+import contextvars
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
@@ -43,6 +45,7 @@ class ActiveRun:
         self._next_step: dict[str, int] = {}
         self._checked_keys: set[str] = set()
         self.ended = False
+        self._context_token: contextvars.Token[ActiveRun | None] | None = None
 
     def __repr__(self) -> str:
         return f"ActiveRun(id={self.id!r}, name={self.name!r}, experiment={self.experiment_name!r})"
@@ -158,9 +161,17 @@ class ActiveRun:
             _runs.set_run_status(self.store, self.id, status, environment=environment_record())
         self.ended = True
         _forget(self)
+        if self._context_token is not None:
+            # Ended from another context, the reset is refused: the run is inactive anyway.
+            with suppress(ValueError):
+                _context_run.reset(self._context_token)
+            self._context_token = None
 
 
 _stack: list[ActiveRun] = []
+_context_run: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
+    "loopml_context_run", default=None
+)
 _stack_lock = threading.Lock()
 _exit_hooks_installed = False
 _uncaught_exception = False
@@ -188,7 +199,7 @@ def start_run(
     ...     run.log_metric("auc", 0.91)
     """
     store = default_store()
-    parent = _stack[-1] if _stack else None
+    parent = active_run()
     if parent is not None and not nested and run_id is None:
         raise Conflict(
             f"run {parent.id[:8]} ({parent.name}) is still active",
@@ -214,14 +225,31 @@ def start_run(
     active = ActiveRun(store, run)
     if run_id is not None:  # a resumed run continues its steps where they stopped
         active._next_step.update(next_steps(store, run.id))
+    if _context_run.get() is not None:  # a child of a step's run: active in its context
+        active._context_token = _context_run.set(active)
     with _stack_lock:
         _stack.append(active)
     return active
 
 
 def active_run() -> ActiveRun | None:
-    """The innermost run started by this process and not yet ended, if any."""
+    """The run of the pipeline step running in this context (see :func:`run_in_context`),
+    else the innermost run started by this process and not yet ended, if any."""
+    current = _context_run.get()
+    if current is not None and not current.ended:
+        return current
     return _stack[-1] if _stack else None
+
+
+@contextmanager
+def run_in_context(run: ActiveRun) -> Iterator[None]:
+    """Make ``run`` the active run of this thread or task only. Steps running side by side
+    in one process (Dask worker threads) each log into their own run, not the newest."""
+    token = _context_run.set(run)
+    try:
+        yield
+    finally:
+        _context_run.reset(token)
 
 
 def end_run(status: str = FINISHED) -> None:
