@@ -84,7 +84,8 @@ def test_a_terminated_process_keeps_every_metric_and_marks_the_run_killed(
 
 
 _TERM_WHILE_LOGGING = """
-import os, signal, threading, loopml
+import faulthandler, os, signal, threading, loopml
+faulthandler.dump_traceback_later(90, exit=True)  # a hang fails with every thread's stack
 run = loopml.start_run(experiment="life")
 print(run.id, flush=True)
 # SIGTERM arrives while the main thread is logging and flushing as fast as it can.
