@@ -322,6 +322,23 @@ def provenance() -> dict[str, Any]:
     }
 
 
+def report_console(width: int = 200) -> Any:
+    """A Rich console; going to a log file or a pipe, it does not wrap the table."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=width)
+
+
+def run_parent(parent_main: Any, args: Any) -> int:
+    """The benchmark's exit status: 2 with one line when it could not be run at all."""
+    try:
+        return parent_main(args)
+    except BenchmarkError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 2
+
+
 def finish(report: dict[str, Any], name: str, console: Any) -> int:
     """Write ``report`` to ``benchmarks/results/NAME.json`` (``NAME-quick.json`` for a
     quick run), print its failed checks and missed targets, and return the exit status:

@@ -92,6 +92,8 @@ from _harness import (
     loopml_env,
     loopml_version,
     provenance,
+    report_console,
+    run_parent,
     run_timed,
     send_result,
     wait_for_quiet,
@@ -1093,12 +1095,9 @@ def startup_times(work: Path) -> dict[str, float]:
 
 
 def parent_main(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console()
-    if not console.is_terminal:  # a log file or a pipe: do not wrap the table
-        console = Console(width=220)
+    console = report_console(220)
     sizes = dict(QUICK if args.quick else FULL)
     if args.max_wait is not None:
         sizes["max_wait"] = args.max_wait
@@ -1187,11 +1186,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker_main(args.worker, args.config)
         return 0
-    try:
-        return parent_main(args)
-    except BenchmarkError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 2
+    return run_parent(parent_main, args)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,8 @@ from _harness import (
     loopml_version,
     provenance,
     quiet_run,
+    report_console,
+    run_parent,
     run_timed,
     send_result,
     wait_for_quiet,
@@ -936,12 +938,9 @@ def print_notes(raw: dict[str, Any], sizes: dict[str, Any], console: Any) -> Non
 
 
 def parent_main(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console()
-    if not console.is_terminal:  # a log file or a pipe: do not wrap the table
-        console = Console(width=200)
+    console = report_console()
     sizes = dict(QUICK if args.quick else FULL)
     if args.max_wait is not None:
         sizes["max_wait"] = args.max_wait
@@ -1016,11 +1015,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker_main(args.worker, args.config)
         return 0
-    try:
-        return parent_main(args)
-    except BenchmarkError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 2
+    return run_parent(parent_main, args)
 
 
 if __name__ == "__main__":

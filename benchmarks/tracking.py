@@ -70,6 +70,8 @@ from _harness import (
     loopml_env,
     loopml_version,
     provenance,
+    report_console,
+    run_parent,
     send,
     send_result,
     warm_timings,
@@ -642,12 +644,9 @@ def print_notes(raw: dict[str, Any], console: Any) -> None:
 
 
 def parent_main(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console()
-    if not console.is_terminal:  # a log file or a pipe: do not wrap the table
-        console = Console(width=200)
+    console = report_console()
     sizes = dict(QUICK if args.quick else FULL)
     if args.runs is not None:
         sizes["runs"] = args.runs
@@ -755,11 +754,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.runs is not None and args.runs < 100:
         parser.error("--runs must be at least 100")
-    try:
-        return parent_main(args)
-    except BenchmarkError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 2
+    return run_parent(parent_main, args)
 
 
 if __name__ == "__main__":
