@@ -5,12 +5,19 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import loopml
 
 
-def test_import_loads_no_heavy_library() -> None:
+@pytest.mark.parametrize(
+    "statement",
+    ["import loopml", "import loopml; loopml.step; loopml.pipeline"],
+    ids=["import", "defining steps"],
+)
+def test_import_loads_no_heavy_library(statement: str) -> None:
     code = (
-        "import sys, loopml\n"
+        f"import sys; {statement}\n"
         "heavy = {'sqlalchemy', 'pandas', 'numpy', 'pyarrow', 'alembic', 'typer', 'lark'}\n"
         "print(sorted(heavy & set(sys.modules)))"
     )

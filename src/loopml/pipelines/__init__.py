@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..store import Store, default_store
 from .graph import Graph, Pipeline, pipeline
-from .records import PipelineRun, StepRun
 from .steps import Step, StepOutput, step
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads when a run is recorded or read, not when
+    # a module merely defines steps
+    from ..store import Store
+    from .records import PipelineRun, StepRun
 
 __all__ = [
     "Graph",
@@ -58,12 +61,14 @@ def run(
 
 
 def get_run(ref: str, *, store: Store | None = None) -> PipelineRun:
+    from ..store import default_store
     from .records import get_pipeline_run
 
     return get_pipeline_run(store or default_store(), ref)
 
 
 def list_runs(pipeline_name: str | None = None, *, limit: int = 50) -> list[PipelineRun]:
+    from ..store import default_store
     from .records import list_pipeline_runs
 
     return list_pipeline_runs(default_store(), pipeline_name, limit=limit)
@@ -78,6 +83,7 @@ def output(
     one output of a step returning a tuple, or one item of a mapped step.
     """
     from ..errors import NotFound
+    from ..store import default_store
     from .materializers import decode
     from .records import get_pipeline_run
 
@@ -92,3 +98,11 @@ def output(
     chosen = found.outputs if mapped and index is None else [found.outputs[index or 0]]
     values = [decode(store.blobs.read_bytes(o.hash), o.materializer) for o in chosen]
     return values if mapped and index is None else values[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("PipelineRun", "StepRun"):
+        from . import records
+
+        return getattr(records, name)
+    raise AttributeError(f"module 'loopml.pipelines' has no attribute {name!r}")
