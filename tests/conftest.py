@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,6 +20,9 @@ from loopml.config import resolve
 from loopml.store import Store, close_default_stores, open_store
 
 from .helpers import free_port
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PG_ENV = "LOOPML_TEST_POSTGRES_URL"
 _LOOPML_ENV = ("LOOPML_HOME", "LOOPML_DB_URL", "LOOPML_ARTIFACTS_URL", "LOOPML_EXPERIMENT")
@@ -151,3 +155,22 @@ def s3_url(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     bucket = f"loopml-{secrets.token_hex(4)}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
     return f"s3://{bucket}/artifacts"
+
+
+# --- Models -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def churn() -> pd.DataFrame:
+    """Synthetic customers with a churn label (see tests/modeldata.py)."""
+    from .modeldata import churn_frame
+
+    return churn_frame()
+
+
+@pytest.fixture
+def churn_model(churn: pd.DataFrame) -> Any:
+    """A fitted scikit-learn pipeline (scaling, one-hot, logistic regression) on ``churn``."""
+    from .modeldata import fit_pipeline
+
+    return fit_pipeline(churn)

@@ -12,20 +12,16 @@ entities in chart labels, which Plotly would otherwise read as markup.
 from __future__ import annotations
 
 import html
-import math
 import os
 from collections import Counter
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
+from ..html_charts import chart_labels, chart_layout, finite, report_template
 from .profiling import ColumnProfile, DatasetProfile
 
 TOP_VALUES = 20
 HISTOGRAM_BINS = 30
-LABEL_CHARS = 40
 _MS_PER_UNIT = {"D": 86_400_000.0, "s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
 
 
@@ -56,7 +52,7 @@ def profile_html(profile: DatasetProfile, title: str = "Dataset profile") -> str
         charts["overview"] = _missing_chart(profile)
     cells = profile.rows * len(profile.columns)
     kinds = Counter(column["figures"]["kind"] for column in columns)
-    return _template().render(
+    return report_template("loopml.data", "profile.html.j2", {"percent": _percent}).render(
         title=title,
         rows=profile.rows,
         column_count=len(profile.columns),
@@ -81,7 +77,7 @@ def save_profile_html(
 
 def _missing_chart(profile: DatasetProfile) -> dict[str, Any]:
     """One horizontal bar per column: the share of its rows that are null or NaN."""
-    names = _labels(list(profile.columns))
+    names = chart_labels(list(profile.columns))
     rates = [(column.null_rate or 0.0) * 100 for column in profile.columns.values()]
     return {
         "data": [
@@ -94,7 +90,7 @@ def _missing_chart(profile: DatasetProfile) -> dict[str, Any]:
                 "hovertemplate": "%{y}: %{x:.2f}% missing<extra></extra>",
             }
         ],
-        "layout": _layout(
+        "layout": chart_layout(
             height=max(160, 22 * len(names) + 60),
             xaxis={"title": {"text": "missing (%)"}, "range": [0, 100]},
             yaxis={"type": "category", "autorange": "reversed", "automargin": True},
@@ -122,8 +118,8 @@ def _histogram_chart(column: ColumnProfile) -> dict[str, Any] | None:
         widths = [(high - low) * per_ms for low, high in zip(lows, highs, strict=True)]
         xaxis: dict[str, Any] = {"type": "date"}
     else:
-        x = [_finite(low / 2 + high / 2) for low, high in zip(lows, highs, strict=True)]
-        widths = [_finite(high - low) for low, high in zip(lows, highs, strict=True)]
+        x = [finite(low / 2 + high / 2) for low, high in zip(lows, highs, strict=True)]
+        widths = [finite(high - low) for low, high in zip(lows, highs, strict=True)]
         xaxis = {}
     ranges = [
         html.escape(f"{column.display(low, exact=False)} to {column.display(high, exact=False)}")
@@ -141,13 +137,15 @@ def _histogram_chart(column: ColumnProfile) -> dict[str, Any] | None:
         bars["width"] = widths
     return {
         "data": [bars],
-        "layout": _layout(height=260, bargap=0.02, xaxis=xaxis, yaxis={"title": {"text": "rows"}}),
+        "layout": chart_layout(
+            height=260, bargap=0.02, xaxis=xaxis, yaxis={"title": {"text": "rows"}}
+        ),
     }
 
 
 def _top_chart(top: list[dict[str, Any]], count: int) -> dict[str, Any]:
     values = [entry["value"] for entry in top[:TOP_VALUES]]
-    labels = _labels(["true" if v is True else "false" if v is False else v for v in values])
+    labels = chart_labels(["true" if v is True else "false" if v is False else v for v in values])
     counts = [entry["count"] for entry in top[:TOP_VALUES]]
     shares = [100 * c / count if count else 0.0 for c in counts]
     return {
@@ -162,7 +160,7 @@ def _top_chart(top: list[dict[str, Any]], count: int) -> dict[str, Any]:
                 "hovertemplate": "%{y}: %{x:,} (%{customdata:.2f}%)<extra></extra>",
             }
         ],
-        "layout": _layout(
+        "layout": chart_layout(
             height=max(160, 22 * len(labels) + 60),
             xaxis={"title": {"text": "rows"}},
             yaxis={"type": "category", "autorange": "reversed", "automargin": True},
@@ -170,35 +168,9 @@ def _top_chart(top: list[dict[str, Any]], count: int) -> dict[str, Any]:
     }
 
 
-def _layout(**extra: Any) -> dict[str, Any]:
-    return {
-        "margin": {"l": 10, "r": 10, "t": 10, "b": 40},
-        "font": {"family": "system-ui, sans-serif", "size": 12},
-        "paper_bgcolor": "rgba(0,0,0,0)",
-        "plot_bgcolor": "rgba(0,0,0,0)",
-        **extra,
-    }
-
-
-def _labels(values: list[str]) -> list[str]:
-    """Chart labels: shortened, made unique, and HTML-escaped (Plotly reads markup)."""
-    labels, seen = [], set()
-    for value in values:
-        label = value if len(value) <= LABEL_CHARS else value[: LABEL_CHARS - 1] + "…"
-        while label in seen:  # two values shortened alike must stay two bars
-            label += "\u200b"
-        seen.add(label)
-        labels.append(html.escape(label, quote=False))
-    return labels
-
-
 def _chart_time(column: ColumnProfile, value: float) -> str:
     """An epoch count as a date Plotly reads: ISO-8601 without a zone suffix (UTC)."""
     return str(column.display(value, exact=False)).removesuffix("Z")
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 # --- numbers ------------------------------------------------------------------------
@@ -229,32 +201,3 @@ def _number_rows(column: ColumnProfile, figures: dict[str, Any]) -> list[tuple[s
 
 def _percent(share: float | None) -> str | None:
     return None if share is None else f"{100 * share:.2f}%"
-
-
-def _figure(value: Any) -> str:
-    """A value for the tables: grouped integers, six significant digits, dashes for None."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.6g}" if math.isfinite(value) else str(value)
-    return str(value)
-
-
-@cache
-def _template() -> jinja2.Template:
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("loopml.data", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    # Chart specs are JSON inside a <script>: NaN or inf there would break JSON.parse.
-    environment.policies["json.dumps_kwargs"] = {"sort_keys": False, "allow_nan": False}
-    environment.filters["figure"] = _figure
-    environment.filters["percent"] = _percent
-    return environment.get_template("profile.html.j2")

@@ -260,6 +260,16 @@ model_versions = Table(
     Column("user", String(NAME_LENGTH)),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("flavor", String(32)),
+    # The model's manifest (loopml-model.json) as a blob: it lists every file's hash, so
+    # the chain of trust for loading a version starts at this column.
+    Column("manifest_blob", ForeignKey("blobs.hash"), index=True),
+    Column("signature", Text),  # JSON
+    Column("requirements", Text),  # JSON list of pinned requirement lines
+    Column("metrics", Text),  # JSON: the run's latest metrics when the version was made
+    # JSON: dataset versions read, git commit and dirty flag, pipeline and pipeline run
+    Column("lineage", Text),
+    Column("pipeline_run_id", String(RUN_ID_LENGTH), index=True),
 )
 
 model_version_tags = Table(
@@ -281,6 +291,66 @@ model_aliases = Table(
     Column("version", Integer, nullable=False),
     ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
     **_CLUSTERED,
+)
+
+# Every move of an alias, newest last. A rollback undoes the newest move not yet undone
+# (``undone_by`` points at the rollback), so repeated rollbacks walk back through history.
+model_alias_history = Table(
+    "model_alias_history",
+    metadata,
+    Column("id", _RowId, primary_key=True, autoincrement=True),
+    Column("name", ForeignKey("registered_models.name"), nullable=False),
+    Column("alias", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer),  # NULL when the alias was removed
+    Column("previous_version", Integer),
+    Column("action", String(16), nullable=False),  # set | delete | rollback
+    Column("undone_by", BigInteger),
+    Column("actor", String(NAME_LENGTH), nullable=False),
+    Column("reason", Text),
+    Column("time", BigInteger, nullable=False),
+    Index(None, "name", "alias", "id"),
+)
+
+# One evaluation of a model version on one dataset: metrics, fairness and the report.
+model_evaluations = Table(
+    "model_evaluations",
+    metadata,
+    Column("id", _RowId, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data_ref", String(NAME_LENGTH)),  # customers@3, or None for an in-memory frame
+    Column("data_hash", String(HASH_LENGTH), nullable=False),
+    Column("task", String(16), nullable=False),
+    Column("target", String(NAME_LENGTH), nullable=False),
+    Column("metrics", Text, nullable=False),  # JSON
+    Column("result_blob", ForeignKey("blobs.hash"), nullable=False),  # the full JSON result
+    Column("report_blob", ForeignKey("blobs.hash")),  # the HTML report
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+    Index(None, "name", "version"),
+)
+
+# A request to point an alias at a version, with the gates it was checked against; held
+# as pending until another user approves it when approval is required.
+model_promotions = Table(
+    "model_promotions",
+    metadata,
+    Column("id", _RowId, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_LENGTH), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("alias", String(NAME_LENGTH), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | promoted | refused | rejected
+    Column("gates", Text, nullable=False),  # JSON: the gate expressions
+    Column("report", Text),  # JSON: each gate with both values
+    Column("data_ref", String(NAME_LENGTH)),
+    Column("reason", Text),
+    Column("requested_by", String(NAME_LENGTH), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("decided_by", String(NAME_LENGTH)),
+    Column("decided_at", BigInteger),
+    ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+    Index(None, "name", "status"),
 )
 
 # Pipelines: a pipeline run is a tracked run (its row in `runs`) plus what only a pipeline
