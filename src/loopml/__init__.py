@@ -44,15 +44,30 @@ _EXPORTS: dict[str, str] = {
     "step": "loopml.pipelines.steps",
     "pipeline": "loopml.pipelines.graph",
     "tune": "loopml.pipelines.tuning",
+    "register": "loopml.registry.sdk",
+    "promote": "loopml.registry.sdk",
+    "evaluate": "loopml.models",
+    "load_model": "loopml.models",
+    "log_model": "loopml.models",
 }
+# Subpackages reachable as attributes (``loopml.models.save``) without an explicit import.
+_SUBPACKAGES = frozenset({"data", "models", "registry"})
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = sorted([*_EXPORTS, *_SUBPACKAGES, "__version__"])
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
+    from . import data as data
+    from . import models as models
+    from . import registry as registry
     from .errors import LoopmlError as LoopmlError
+    from .models import evaluate as evaluate
+    from .models import load_model as load_model
+    from .models import log_model as log_model
     from .pipelines.graph import pipeline as pipeline
     from .pipelines.steps import step as step
     from .pipelines.tuning import tune as tune
+    from .registry.sdk import promote as promote
+    from .registry.sdk import register as register
     from .store import Store as Store
     from .store import default_store as default_store
     from .store import open_store as open_store
@@ -79,6 +94,8 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"loopml.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'loopml' has no attribute {name!r}")

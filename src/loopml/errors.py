@@ -135,6 +135,14 @@ class StepFailed(LoopmlError):
     code = "step_failed"
 
 
+class GateFailed(LoopmlError):
+    """A promotion was refused because a gate failed; ``details["report"]`` holds each gate."""
+
+    http_status = 422
+    exit_code = 8
+    code = "gate_failed"
+
+
 class IntegrityFailure(LoopmlError):
     """Stored content does not match its hash, or the audit chain is broken."""
 

@@ -403,7 +403,8 @@ def test_every_way_of_naming_an_object(store, first) -> None:
         ("step:abc", InvalidInput, "step:RUN/STEP"),
         ("step:{run}/evaluate", NotFound, "its steps: ingest, prep, train"),
         ("step:ffffffff/train", NotFound, "loopml pipeline ls"),
-        ("model:churn@1", InvalidInput, "unknown object kind 'model'"),
+        ("model:churn@1", InvalidInput, "invalid alias '1'"),
+        ("deployment:x", InvalidInput, "unknown object kind 'deployment'"),
         ("run:ffffffff", NotFound, "loopml runs ls"),
         ("abcd", NotFound, "artifact prefixes need 8+ characters"),
     ],
@@ -492,3 +493,25 @@ def test_the_command_fails_in_one_line_with_the_fix(project, first) -> None:
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: 'step:nope' is not step:RUN/STEP")
     assert bad.stderr.count("\n") == 1
+
+
+def test_a_model_version_traces_back_to_its_run_and_data(project: Path) -> None:
+    from ..modeldata import FEATURES, churn_frame, fit_pipeline
+
+    frame = churn_frame()
+    loopml.data.add("customers", frame)
+    with loopml.start_run(experiment="churn") as run:
+        loopml.data.load("customers@1")
+        info = loopml.log_model(fit_pipeline(frame), input_example=frame[FEATURES][:5])
+    loopml.register(info, "churn")
+    store = default_store()
+    up = lineage(store, "models:/churn/1", direction="up")
+    assert up.kind == "model_version" and up.id == "models:/churn/1"
+    assert [(n.relation, n.id) for n in up.walk()][1:] == [
+        ("registered from", run.id),
+        ("read", "dataset:customers@1"),
+    ]
+    down = lineage(store, "customers@1", direction="down")
+    assert "models:/churn/1" in [n.id for n in down.walk()]
+    with pytest.raises(NotFound, match="model 'nope' is not registered"):
+        lineage(store, "models:/nope/1")

@@ -28,7 +28,8 @@ def lineage(
     object_ref: str = typer.Argument(
         ...,
         metavar="OBJECT",
-        help="Run id or prefix, NAME@V or dataset:NAME@V, artifact:HASH, step:RUN/STEP.",
+        help="Run id or prefix, NAME@V or dataset:NAME@V, artifact:HASH, step:RUN/STEP, "
+        "models:/NAME/VERSION.",
     ),
     up: bool = typer.Option(False, "--up", help="Only upstream: where it came from."),
     down: bool = typer.Option(False, "--down", help="Only downstream: what came from it."),

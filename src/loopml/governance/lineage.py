@@ -1,10 +1,12 @@
 """Lineage: where an object came from (upstream) and what came from it (downstream).
 
-The objects are runs, pipeline runs, step runs, dataset versions and artifacts (blobs);
+The objects are runs, pipeline runs, step runs, dataset versions, artifacts (blobs) and
+registered model versions;
 the edges are records the other packages keep already: ``run_inputs`` (a run read a
 dataset version), ``step_artifacts`` (a step took or wrote a blob), ``run_artifacts`` (a
 run logged a file), ``step_runs.reused_from`` (a cached step reused an execution),
-``pipeline_runs.resumed_from`` / ``reproduced_from`` and ``dataset_versions.parent_version``.
+``pipeline_runs.resumed_from`` / ``reproduced_from``, ``dataset_versions.parent_version``
+and ``model_versions.run_id`` (a run's model was registered as a version).
 
 >>> tree = lineage(store, "artifact:3f2a91c0", direction="up")  # doctest: +SKIP
 >>> [node.id for node in tree.walk() if node.kind == "dataset_version"]  # doctest: +SKIP
@@ -39,6 +41,8 @@ from ..store.schema import (
     dataset_versions,
     datasets,
     experiments,
+    model_aliases,
+    model_versions,
     params,
     pipeline_runs,
     run_artifacts,
@@ -54,16 +58,17 @@ MAX_CHILDREN = 200
 
 Key = tuple[Any, ...]
 """("pipeline_run", id) | ("step_run", pipeline_run_id, name) | ("run", id)
-| ("dataset_version", name, version) | ("artifact", hash)"""
+| ("dataset_version", name, version) | ("artifact", hash) | ("model_version", name, version)"""
 Edge = tuple[str, Key, bool]
 """(relation, the node at the other end, context: shown once as a fact, never expanded)"""
 
 _SA, _SR, _PR = step_artifacts.c, step_runs.c, pipeline_runs.c
 _RA, _RI, _DV = run_artifacts.c, run_inputs.c, dataset_versions.c
+_MV = model_versions.c
 _HEX = re.compile(r"^[0-9a-f]+$")
 _FORMS = (
-    "name a run id or prefix, NAME@V, dataset:NAME@V, artifact:HASH, step:RUN/STEP or run:ID "
-    "(see loopml runs ls, loopml data ls)"
+    "name a run id or prefix, NAME@V, dataset:NAME@V, artifact:HASH, step:RUN/STEP, run:ID "
+    "or models:/NAME/VERSION (see loopml runs ls, loopml data ls, loopml models ls)"
 )
 
 
@@ -71,7 +76,7 @@ _FORMS = (
 class LineageNode:
     """One object in a lineage tree, with the edge that led to it (``relation``)."""
 
-    kind: str  # pipeline_run | step_run | run | dataset_version | artifact
+    kind: str  # pipeline_run | step_run | run | dataset_version | artifact | model_version
     id: str  # what `loopml lineage` accepts: run id, dataset:N@V, artifact:HASH, step:RUN/STEP
     label: str
     facts: dict[str, Any] = field(default_factory=dict)
@@ -124,6 +129,8 @@ def _resolve(store: Store, ref: str) -> Key:
     if not text:
         raise InvalidInput("name the object to trace", hint=_FORMS)
     kind, colon, rest = text.partition(":")
+    if kind in ("model", "models") and colon:
+        return _model_key(store, rest.lstrip("/"))
     if colon:
         by_kind = {"dataset": _dataset_key, "step": _step_key, "artifact": _artifact_key}
         if kind == "run":
@@ -208,6 +215,13 @@ def _artifact_key(store: Store, text: str) -> Key:
     found = [key for key in _hex_candidates(store, text) if key[0] == "artifact"]
     hint = "a run's files: loopml runs show RUN; a step's outputs: loopml pipeline show RUN"
     return _only(found, text, NotFound(f"no artifact with hash '{text}'", hint=hint))
+
+
+def _model_key(store: Store, ref: str) -> Key:
+    from ..registry import get_version
+
+    version = get_version(store, ref)
+    return ("model_version", version.name, version.version)
 
 
 def _run_key(store: Store, ref: str) -> Key:
@@ -352,6 +366,15 @@ class _Walker:
             return []
         return [("parent version", ("dataset_version", key[1], row.parent_version), False)]
 
+    def _up_model_version(self, key: Key, via: Key | None) -> list[Edge]:
+        """The run (or pipeline step) whose logged model was registered as this version."""
+        run_id = self.c.execute(
+            select(_MV.run_id).where(_MV.name == key[1], _MV.version == key[2])
+        ).scalar()
+        return [
+            ("registered from", k, False) for k in _run_keys(self.c, [run_id] if run_id else [])
+        ]
+
     # -- downstream: what came from each kind -------------------------------------------
 
     def _down_artifact(self, key: Key, via: Key | None) -> list[Edge]:
@@ -373,7 +396,7 @@ class _Walker:
         outputs = self._all(select(_SA.name, _SA.blob).where(*_step_is(key), _SA.role == "out"))
         outputs.sort(key=lambda output: (len(output.name), output.name))
         edges = [(f"output {name}", ("artifact", blob), False) for name, blob in outputs]
-        edges += self._logged(row.run_id) if row.run_id else []
+        edges += [*self._logged(row.run_id), *self._registered([row.run_id])] if row.run_id else []
         if row.run_id and row.cache_key:
             reusers = self._all(
                 select(_SR.pipeline_run_id, _SR.name)
@@ -400,7 +423,10 @@ class _Walker:
         return edges
 
     def _down_run(self, key: Key, via: Key | None) -> list[Edge]:
-        return self._logged(key[1])
+        return [*self._logged(key[1]), *self._registered([key[1]])]
+
+    def _down_model_version(self, key: Key, via: Key | None) -> list[Edge]:
+        return []
 
     def _down_dataset_version(self, key: Key, via: Key | None) -> list[Edge]:
         """The runs and steps that read it (a cached step has no run: its cache key keeps
@@ -449,6 +475,12 @@ class _Walker:
             .order_by(datasets.c.name, _RI.version)
         )
         return [("dataset_version", name, number) for name, number in rows]
+
+    def _registered(self, run_ids: list[str]) -> list[Edge]:
+        rows = self._all(
+            select(_MV.name, _MV.version).where(_MV.run_id.in_(run_ids)).order_by(_MV.created_at)
+        )
+        return [("registered as", ("model_version", n, v), False) for n, v in rows]
 
     def _logged(self, run_id: str) -> list[Edge]:
         query = select(_RA.path, _RA.blob).where(_RA.run_id == run_id)
@@ -510,6 +542,18 @@ class _Walker:
         values = select(params.c.key, params.c.value).where(params.c.run_id == key[1])
         facts = {**row._asdict(), "params": dict(self._all(values))}
         return key[1], f"run {row.name} {key[1][:8]}", facts
+
+    def _load_model_version(self, key: Key) -> tuple[str, str, dict[str, Any]]:
+        row = self.c.execute(
+            select(_MV.flavor, _MV.status, _MV.user, _MV.created_at, _MV.manifest_blob).where(
+                _MV.name == key[1], _MV.version == key[2]
+            )
+        ).one()
+        aliases = select(model_aliases.c.alias).where(
+            model_aliases.c.name == key[1], model_aliases.c.version == key[2]
+        )
+        facts = {**row._asdict(), "aliases": sorted(self._scalars(aliases))}
+        return f"models:/{key[1]}/{key[2]}", f"model {key[1]}/{key[2]}", facts
 
     def _load_pipeline_run(self, key: Key) -> tuple[str, str, dict[str, Any]]:
         _, _, facts = self._load_run(key)

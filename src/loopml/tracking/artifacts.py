@@ -204,7 +204,7 @@ def _attach(
     now = now_ms()
     with store.write() as connection:
         run_id = require_active_run(connection, run_id)  # it may have been deleted meanwhile
-        _insert_blobs(connection, {info.hash: info.size for _, info, _ in stored}, now)
+        insert_blobs(connection, {info.hash: info.size for _, info, _ in stored}, now)
         before = dict(
             connection.execute(
                 select(run_artifacts.c.path, run_artifacts.c.blob).where(
@@ -261,7 +261,10 @@ def _writable_run(store: Store, run_id: str) -> str:
         return require_active_run(connection, run_id)
 
 
-def _insert_blobs(connection: Connection, sizes: dict[str, int], now: int) -> None:
+def insert_blobs(connection: Connection, sizes: dict[str, int], now: int) -> None:
+    """Record blobs written to the artifact store (once each), inside a write transaction."""
+    if not sizes:
+        return
     connection.execute(
         conflict_insert(connection, blobs).on_conflict_do_nothing(index_elements=["hash"]),
         [{"hash": digest, "size": size, "created_at": now} for digest, size in sizes.items()],
