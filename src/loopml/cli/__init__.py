@@ -13,7 +13,18 @@ from typing import NoReturn
 import typer
 
 from ..errors import LoopmlError
-from . import artifacts, audit, data, experiments, init, lineage, pipelines, runs, schedules
+from . import (
+    artifacts,
+    audit,
+    data,
+    experiments,
+    init,
+    lineage,
+    models,
+    pipelines,
+    runs,
+    schedules,
+)
 from ._output import err_console
 
 app = typer.Typer(
@@ -31,6 +42,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(audit.app, name="audit")
 app.add_typer(pipelines.app, name="pipeline")
+app.add_typer(models.app, name="models")
 app.command("lineage")(lineage.lineage)
 app.add_typer(schedules.app, name="schedule")
 app.command("scheduler")(schedules.scheduler)
