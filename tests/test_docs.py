@@ -45,6 +45,7 @@ EXPECTED_PAGES = {
     "audit.md",
     "cli.md",
     "errors.md",
+    "models.md",
 }
 
 _FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)

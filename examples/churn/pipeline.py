@@ -1,9 +1,10 @@
-"""The churn pipeline: ingest and validate, preprocess, train, evaluate.
+"""The churn pipeline: ingest and validate, preprocess, train, evaluate, register, promote.
 
-loopml pipeline run pipeline.py                       # every step runs
+loopml pipeline run pipeline.py                       # every step runs; churn/1 is champion
 loopml pipeline run pipeline.py                       # every step is reused
-loopml pipeline run pipeline.py -p train.max_depth=6  # train and evaluate run again
+loopml pipeline run pipeline.py -p train.max_depth=6  # retrained: churn/2 faces the gates
 loopml pipeline explain <run>                         # why each step ran or not
+loopml models show churn                              # versions and alias history
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from pathlib import Path
 import features
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 import loopml
+from loopml.errors import GateFailed
 
 TARGET = "churned"
 SCHEMA = Path(__file__).parent / "schema.yaml"
@@ -53,20 +54,48 @@ def train(
 
 
 @loopml.step
-def evaluate(model: RandomForestClassifier, test_set: pd.DataFrame) -> dict:
-    X, y = test_set.drop(columns=[TARGET]), test_set[TARGET]
-    scores = model.predict_proba(X)[:, 1]
-    metrics = {
-        "roc_auc": float(roc_auc_score(y, scores)),
-        "accuracy": float(accuracy_score(y, scores >= 0.5)),
-        "f1": float(f1_score(y, scores >= 0.5)),
-    }
+def evaluate(
+    model: RandomForestClassifier, train_set: pd.DataFrame, test_set: pd.DataFrame
+) -> dict:
+    """Holdout metrics, and the train-vs-holdout gap that flags overfitting."""
+    result = loopml.evaluate(model, test_set, target=TARGET, train_data=train_set)
+    metrics = {key: result.metrics[key] for key in ("roc_auc", "accuracy", "f1", "overfit_gap")}
     loopml.log_metrics(metrics)
     return metrics
+
+
+@loopml.step
+def register(model: RandomForestClassifier, test_set: pd.DataFrame, metrics: dict) -> int:
+    """Log the model with its signature and requirements; make it churn's next version."""
+    info = loopml.log_model(
+        model, input_example=test_set.drop(columns=[TARGET]).head(5), registered_name="churn"
+    )
+    return info.version.version
+
+
+@loopml.step
+def promote(version: int, test_set: pd.DataFrame, min_auc: float = 0.75) -> str:
+    """Make the new version champion only if it is good enough and no worse than the
+    current champion on the same holdout; a refusal keeps the champion and says why."""
+    try:
+        promotion = loopml.promote(
+            "churn",
+            version,
+            to="champion",
+            gates=[f"roc_auc >= {min_auc}", "roc_auc >= champion.roc_auc - 0.005"],
+            data=test_set,
+            target=TARGET,
+            reason="trained by the churn pipeline",
+        )
+    except GateFailed as refused:
+        print(refused.message)
+        return "refused"
+    return promotion.status
 
 
 @loopml.pipeline
 def churn(dataset: str = "customers"):
     train_set, test_set = preprocess(ingest(dataset))
     model = train(train_set)
-    evaluate(model, test_set)
+    metrics = evaluate(model, train_set, test_set)
+    promote(register(model, test_set, metrics), test_set)
