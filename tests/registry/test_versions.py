@@ -172,3 +172,29 @@ def test_a_fresh_process_loads_and_predicts(project: Path, churn, churn_model) -
     assert done.returncode == 0, done.stderr
     row = pd.DataFrame([{"tenure": 3, "monthly": 99.0, "plan": "basic"}])
     assert done.stdout.strip() == str(np.asarray(churn_model.predict(row)).tolist())
+
+
+def test_a_cached_model_loads_without_the_store_layers_and_follows_alias_moves(
+    project: Path, churn, churn_model
+) -> None:
+    from ..helpers import run_python
+
+    _, info = _log(churn, churn_model)
+    loopml.register(info, "churn")
+    loopml.register(info, "churn")
+    store = loopml.default_store()
+    loopml.registry.set_alias(store, "churn", "champion", 1)
+    code = (
+        "import sys, loopml; m = loopml.load_model('churn@champion');"
+        "print(m.uri, 'sqlalchemy' in sys.modules)"
+    )
+    first = run_python(code, cwd=project)  # materialises the files through the store
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split() == ["models:/churn/1", "True"]
+    cached = run_python(code, cwd=project)
+    assert cached.stdout.split() == ["models:/churn/1", "False"]
+    loopml.registry.set_alias(store, "churn", "champion", 2)  # same files, new version
+    moved = run_python(code, cwd=project)
+    assert moved.stdout.split() == ["models:/churn/2", "False"]
+    gone = run_python("import loopml; loopml.load_model('churn@nothere')", cwd=project)
+    assert gone.returncode == 1 and "has no alias 'nothere'" in gone.stderr

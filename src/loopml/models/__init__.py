@@ -54,10 +54,15 @@ def load(uri: str | os.PathLike[str]) -> LoadedModel:
             hint="pass a saved model folder, models:/NAME@ALIAS, models:/NAME/VERSION "
             "or runs:/RUN/model",
         )
-    from ..registry.fetch import fetch
-    from ..store import default_store
+    from ..registry.quick import cached_folder
 
-    folder, canonical = fetch(default_store(), text)
+    found = cached_folder(text)
+    if found is None:
+        from ..registry.fetch import fetch
+        from ..store import default_store
+
+        found = fetch(default_store(), text)
+    folder, canonical = found
     return load_folder(folder, uri=canonical)
 
 

@@ -1,43 +1,85 @@
 """The model registry: named models, numbered versions, aliases, promotion gates, rollback.
 
 The functions here are the service operations; each takes a :class:`~loopml.store.Store`
-first. ``loopml.register`` and the ``loopml models`` commands call them.
+first. ``loopml.register`` and the ``loopml models`` commands call them. They load on
+first use, so resolving a model reference does not import the store.
 """
 
-from .aliases import alias_history, delete_alias, move_alias, rollback, set_alias
-from .entities import AliasMove, ModelVersion, Promotion, RegisteredModel
-from .evaluations import EvaluationRecord, evaluate_version, list_evaluations
-from .fetch import fetch
-from .promotion import approve, get_promotion, list_promotions, promote, reject
-from .refs import ModelRef, RunRef, parse_model_ref
-from .versions import get_version, list_models, list_versions, register, set_description, set_tags
+from __future__ import annotations
 
-__all__ = [
-    "AliasMove",
-    "EvaluationRecord",
-    "ModelRef",
-    "ModelVersion",
-    "Promotion",
-    "RegisteredModel",
-    "RunRef",
-    "alias_history",
-    "approve",
-    "delete_alias",
-    "evaluate_version",
-    "fetch",
-    "get_promotion",
-    "get_version",
-    "list_evaluations",
-    "list_models",
-    "list_promotions",
-    "list_versions",
-    "move_alias",
-    "parse_model_ref",
-    "promote",
-    "register",
-    "reject",
-    "rollback",
-    "set_alias",
-    "set_description",
-    "set_tags",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "alias_history": "aliases",
+    "delete_alias": "aliases",
+    "move_alias": "aliases",
+    "rollback": "aliases",
+    "set_alias": "aliases",
+    "AliasMove": "entities",
+    "ModelVersion": "entities",
+    "Promotion": "entities",
+    "RegisteredModel": "entities",
+    "EvaluationRecord": "evaluations",
+    "evaluate_version": "evaluations",
+    "list_evaluations": "evaluations",
+    "fetch": "fetch",
+    "approve": "promotion",
+    "get_promotion": "promotion",
+    "list_promotions": "promotion",
+    "promote": "promotion",
+    "reject": "promotion",
+    "ModelRef": "refs",
+    "RunRef": "refs",
+    "parse_model_ref": "refs",
+    "get_version": "versions",
+    "list_models": "versions",
+    "list_versions": "versions",
+    "register": "versions",
+    "set_description": "versions",
+    "set_tags": "versions",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
+    from .aliases import alias_history as alias_history
+    from .aliases import delete_alias as delete_alias
+    from .aliases import move_alias as move_alias
+    from .aliases import rollback as rollback
+    from .aliases import set_alias as set_alias
+    from .entities import AliasMove as AliasMove
+    from .entities import ModelVersion as ModelVersion
+    from .entities import Promotion as Promotion
+    from .entities import RegisteredModel as RegisteredModel
+    from .evaluations import EvaluationRecord as EvaluationRecord
+    from .evaluations import evaluate_version as evaluate_version
+    from .evaluations import list_evaluations as list_evaluations
+    from .fetch import fetch as fetch
+    from .promotion import approve as approve
+    from .promotion import get_promotion as get_promotion
+    from .promotion import list_promotions as list_promotions
+    from .promotion import promote as promote
+    from .promotion import reject as reject
+    from .refs import ModelRef as ModelRef
+    from .refs import RunRef as RunRef
+    from .refs import parse_model_ref as parse_model_ref
+    from .versions import get_version as get_version
+    from .versions import list_models as list_models
+    from .versions import list_versions as list_versions
+    from .versions import register as register
+    from .versions import set_description as set_description
+    from .versions import set_tags as set_tags
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopml.registry' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
