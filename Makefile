@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and pip:
 #   make demo   creates .venv, installs loopml, runs the tracking and churn examples
+#               (the churn pipeline registers and promotes models, then packages the champion)
 #   make test   installs the test dependencies, runs ruff, then the whole suite
 PYTHON ?= python3
 VENV := .venv
@@ -23,7 +24,10 @@ demo: $(VENV)/.installed-demo
 	cd examples/churn && ../../$(BIN)/loopml init && ../../$(BIN)/python generate.py \
 	  && ../../$(BIN)/loopml data add customers data/customers.csv \
 	  && ../../$(BIN)/loopml pipeline run pipeline.py \
-	  && ../../$(BIN)/loopml pipeline run pipeline.py -p train.max_depth=6
+	  && ../../$(BIN)/loopml pipeline run pipeline.py -p train.max_depth=6 \
+	  && ../../$(BIN)/loopml models show churn \
+	  && rm -rf build && ../../$(BIN)/loopml models card churn@champion -o build/card \
+	  && ../../$(BIN)/loopml models build churn@champion -o build/image
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks examples
@@ -36,6 +40,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/tracking.py
 	$(BIN)/python benchmarks/data.py
 	$(BIN)/python benchmarks/pipelines.py
+	$(BIN)/python benchmarks/registry.py
 
 clean:
 	rm -rf $(VENV) examples/*/.loopml .pytest_cache .ruff_cache

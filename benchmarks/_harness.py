@@ -18,6 +18,7 @@ the standard library only.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import os
@@ -328,6 +329,38 @@ def report_console(width: int = 200) -> Any:
 
     console = Console()
     return console if console.is_terminal else Console(width=width)
+
+
+def script_parser(
+    doc: str, workers: list[str], *, quick_help: str, default_wait: str
+) -> argparse.ArgumentParser:
+    """The options every benchmark script takes: ``--quick``, ``--max-wait``, and the
+    hidden ``--worker CASE --config JSON`` a script is re-run with as a worker."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        help=f"seconds to wait for a load average below 1.0 before each timed process "
+        f"({default_wait})",
+    )
+    parser.add_argument("--worker", choices=sorted(workers), help=argparse.SUPPRESS)
+    parser.add_argument("--config", default="{}", help=argparse.SUPPRESS)
+    return parser
+
+
+def progress_display(console: Any) -> Any:
+    """The Rich progress bar the benchmark scripts show while their cases run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 def run_parent(parent_main: Any, args: Any) -> int:

@@ -91,10 +91,12 @@ from _harness import (
     init_dvc_repo,
     loopml_env,
     loopml_version,
+    progress_display,
     provenance,
     report_console,
     run_parent,
     run_timed,
+    script_parser,
     send_result,
     wait_for_quiet,
     warm_timings,
@@ -1095,8 +1097,6 @@ def startup_times(work: Path) -> dict[str, float]:
 
 
 def parent_main(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     console = report_console(220)
     sizes = dict(QUICK if args.quick else FULL)
     if args.max_wait is not None:
@@ -1120,14 +1120,7 @@ def parent_main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory(prefix="loopml-bench-data-", dir=tmp_root) as tmp,
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        ) as progress,
+        progress_display(console) as progress,
     ):
         work = Path(tmp)
         (work / "logs").mkdir()
@@ -1171,17 +1164,13 @@ def parent_main(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--tmp", help="folder for the scratch data (default: the system's)")
-    parser.add_argument(
-        "--max-wait",
-        type=float,
-        help="seconds to wait for a load average below 1.0 before each case "
-        "(default 300, 60 with --quick)",
+    parser = script_parser(
+        __doc__,
+        list(WORKERS),
+        quick_help="small sizes, for a smoke run",
+        default_wait="default 300, 60 with --quick",
     )
-    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
-    parser.add_argument("--config", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--tmp", help="folder for the scratch data (default: the system's)")
     args = parser.parse_args(argv)
     if args.worker:
         worker_main(args.worker, args.config)

@@ -93,11 +93,13 @@ from _harness import (
     init_dvc_repo,
     loopml_env,
     loopml_version,
+    progress_display,
     provenance,
     quiet_run,
     report_console,
     run_parent,
     run_timed,
+    script_parser,
     send_result,
     wait_for_quiet,
     warm_timings,
@@ -938,8 +940,6 @@ def print_notes(raw: dict[str, Any], sizes: dict[str, Any], console: Any) -> Non
 
 
 def parent_main(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     console = report_console()
     sizes = dict(QUICK if args.quick else FULL)
     if args.max_wait is not None:
@@ -952,14 +952,7 @@ def parent_main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory(prefix="loopml-bench-pipelines-") as tmp,
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        ) as progress,
+        progress_display(console) as progress,
     ):
         work = Path(tmp)
         (work / "logs").mkdir()
@@ -1001,16 +994,12 @@ def parent_main(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions, short waits")
-    parser.add_argument(
-        "--max-wait",
-        type=float,
-        help="seconds to wait for a load average below 1.0 before each timed process "
-        "(default 300, 5 with --quick)",
+    parser = script_parser(
+        __doc__,
+        list(WORKERS),
+        quick_help="fewer repetitions, short waits",
+        default_wait="default 300, 5 with --quick",
     )
-    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
-    parser.add_argument("--config", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker_main(args.worker, args.config)

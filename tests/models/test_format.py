@@ -294,3 +294,14 @@ def test_onnx_export_matches_scikit_learn(tmp_path: Path) -> None:
     assert (labels == model.predict(x)).all()
     with pytest.raises(InvalidInput, match="covers scikit-learn models"):
         loopml.models.export_onnx(Doubler(), tmp_path / "d.onnx")
+
+
+@pytest.mark.parametrize("name", ["../outside.txt", "/etc/passwd", "a/../../b", "a\\b"])
+def test_a_manifest_naming_a_file_outside_the_model_is_refused(tmp_path: Path, name) -> None:
+    save(Doubler(), tmp_path / "m", input_example={"x": [1.0]})
+    manifest_path = tmp_path / "m" / MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"][name] = {"hash": "0" * 64, "size": 1}
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(InvalidInput, match="unsafe or malformed file"):
+        load(tmp_path / "m")

@@ -93,3 +93,9 @@ def test_aliasing_a_missing_version_or_model_is_refused(three_versions: Store) -
     with pytest.raises(NotFound, match="model 'other' is not registered"):
         set_alias(three_versions, "other", "champion", 1)
     assert alias_history(three_versions, "churn") == []
+
+
+@pytest.mark.parametrize("ref", ["churn/²", "churn/99999999999999999999"])
+def test_odd_version_numbers_are_bad_input(three_versions: Store, ref: str) -> None:
+    with pytest.raises(InvalidInput, match="invalid model version"):
+        get_version(three_versions, ref)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -37,6 +38,7 @@ FORMAT_VERSION = 1
 EXAMPLE_FILE = "input_example.json"
 REQUIREMENTS_FILE = "requirements.txt"
 CODE_DIR = "code"
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,15 @@ def check_manifest(manifest: Any, where: str) -> dict[str, Any]:
             hint="upgrade loopml to load it",
         )
     flavor_module(str(manifest.get("flavor")))  # an unknown flavor is named here
+    for name, entry in manifest["files"].items():
+        parts = name.split("/") if isinstance(name, str) else [""]
+        bad_name = name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts)
+        bad_entry = not isinstance(entry, dict) or not _HASH.fullmatch(str(entry.get("hash")))
+        if bad_name or bad_entry:
+            raise InvalidInput(
+                f"the model manifest in {where} lists an unsafe or malformed file {name!r}",
+                hint="file names must be relative paths inside the model folder; save it again",
+            )
     return manifest
 
 

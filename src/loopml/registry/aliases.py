@@ -7,16 +7,20 @@ move not undone yet, so a second rollback goes one step further back, as an edit
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import Connection, delete, insert, select, update
 
 from ..clock import now_ms
 from ..errors import Conflict, NotFound
 from ..governance import audit
 from ..store import Store
-from ..store.schema import model_alias_history, model_aliases
+from ..store.schema import model_alias_history, model_aliases, registered_models
 from .entities import AliasMove, ModelVersion
 from .refs import ModelRef, check_alias, check_model_name
 from .versions import get_version, resolve_version
+
+_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def set_alias(
@@ -121,6 +125,11 @@ def move_alias(
     Returns the history row's id. Promotion uses this too, so every path that moves an
     alias leaves the same trail.
     """
+    # Lock the model's row: two moves of its aliases at once would otherwise both delete
+    # and insert the same alias row (a duplicate key on PostgreSQL) and misreport "before".
+    connection.execute(
+        select(registered_models.c.name).where(registered_models.c.name == name).with_for_update()
+    )
     previous = connection.execute(
         select(model_aliases.c.version).where(
             model_aliases.c.name == name, model_aliases.c.alias == alias
@@ -157,7 +166,7 @@ def move_alias(
 
 
 def _version_number(connection: Connection, name: str, version: int | str) -> int:
-    if isinstance(version, int) or (isinstance(version, str) and version.isdigit()):
+    if isinstance(version, int) or (isinstance(version, str) and _NUMBER.fullmatch(version)):
         number = int(version)
         return resolve_version(connection, ModelRef(name, version=number))
     if isinstance(version, str):

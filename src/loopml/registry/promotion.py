@@ -15,6 +15,7 @@ were checked against a champion that is no longer there.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -32,6 +33,9 @@ from .refs import ModelRef, check_alias, check_model_name
 from .versions import resolve_version
 
 PENDING, PROMOTED, REFUSED, REJECTED = "pending", "promoted", "refused", "rejected"
+
+
+_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def promote(
@@ -243,7 +247,7 @@ def list_promotions(
 
 
 def _candidate_number(connection: Any, name: str, version: int | str) -> int:
-    if isinstance(version, int) or (isinstance(version, str) and version.isdigit()):
+    if isinstance(version, int) or (isinstance(version, str) and _NUMBER.fullmatch(version)):
         return resolve_version(connection, ModelRef(name, version=int(version)))
     return resolve_version(connection, ModelRef(name, alias=check_alias(version)))
 

@@ -64,7 +64,7 @@ def is_model_reference(text: str) -> bool:
     if sep:
         return bool(_NAME.match(head)) and bool(_ALIAS.match(tail))
     head, sep, tail = text.partition("/")
-    return bool(sep) and bool(_NAME.match(head)) and tail.isdigit()
+    return bool(sep) and bool(_NAME.match(head)) and bool(re.fullmatch(r"[0-9]{1,9}", tail))
 
 
 def parse_model_ref(text: object) -> ModelRef | RunRef:
@@ -89,7 +89,7 @@ def parse_model_ref(text: object) -> ModelRef | RunRef:
         return ModelRef(name)
     if number == "latest":
         return ModelRef(name)
-    if not number.isdigit() or int(number) < 1:
+    if not re.fullmatch(r"[0-9]{1,9}", number) or int(number) < 1:
         raise InvalidInput(f"invalid model version {number!r} in {text!r}", hint=_FORMS)
     return ModelRef(name, version=int(number))
 
