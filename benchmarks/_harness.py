@@ -349,6 +349,16 @@ def script_parser(
     return parser
 
 
+def dispatch(
+    args: argparse.Namespace, worker_main: Callable[[str, str], None], parent_main: Any
+) -> int:
+    """Run as a worker when re-run with ``--worker``, else as the parent that reports."""
+    if args.worker:
+        worker_main(args.worker, args.config)
+        return 0
+    return run_parent(parent_main, args)
+
+
 def progress_display(console: Any) -> Any:
     """The Rich progress bar the benchmark scripts show while their cases run."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

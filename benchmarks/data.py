@@ -85,6 +85,7 @@ from _harness import (
     LOOPML,
     BenchmarkError,
     base_env,
+    dispatch,
     dvc_env,
     ensure_peer_dvc,
     finish,
@@ -94,7 +95,6 @@ from _harness import (
     progress_display,
     provenance,
     report_console,
-    run_parent,
     run_timed,
     script_parser,
     send_result,
@@ -1171,11 +1171,7 @@ def main(argv: list[str] | None = None) -> int:
         default_wait="default 300, 60 with --quick",
     )
     parser.add_argument("--tmp", help="folder for the scratch data (default: the system's)")
-    args = parser.parse_args(argv)
-    if args.worker:
-        worker_main(args.worker, args.config)
-        return 0
-    return run_parent(parent_main, args)
+    return dispatch(parser.parse_args(argv), worker_main, parent_main)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ from _harness import (
     LOOPML,
     BenchmarkError,
     base_env,
+    dispatch,
     dvc_env,
     ensure_peer_dvc,
     finish,
@@ -97,7 +98,6 @@ from _harness import (
     provenance,
     quiet_run,
     report_console,
-    run_parent,
     run_timed,
     script_parser,
     send_result,
@@ -1000,11 +1000,7 @@ def main(argv: list[str] | None = None) -> int:
         quick_help="fewer repetitions, short waits",
         default_wait="default 300, 5 with --quick",
     )
-    args = parser.parse_args(argv)
-    if args.worker:
-        worker_main(args.worker, args.config)
-        return 0
-    return run_parent(parent_main, args)
+    return dispatch(parser.parse_args(argv), worker_main, parent_main)
 
 
 if __name__ == "__main__":
