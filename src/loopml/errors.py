@@ -71,6 +71,20 @@ class ValidationFailed(InvalidInput):
     code = "validation_failed"
 
 
+class PayloadTooLarge(InvalidInput):
+    """A request body was larger than the server's configured limit."""
+
+    http_status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A request body came with a content type the endpoint does not read."""
+
+    http_status = 415
+    code = "unsupported_media_type"
+
+
 class NotFound(LoopmlError):
     """The named object does not exist."""
 
@@ -125,6 +139,20 @@ class SchemaTooNew(StoreError):
     """The store was migrated by a newer loopml than this one."""
 
     code = "schema_too_new"
+
+
+class NotReady(StoreError):
+    """A server cannot answer yet: its model is still loading, or failed to load."""
+
+    code = "not_ready"
+
+
+class PredictionFailed(LoopmlError):
+    """The model raised on input that passed its signature (an unseen category...)."""
+
+    http_status = 422
+    exit_code = 9
+    code = "prediction_failed"
 
 
 class StepFailed(LoopmlError):

@@ -17,6 +17,7 @@ from . import (
     artifacts,
     audit,
     data,
+    deploy,
     experiments,
     init,
     lineage,
@@ -44,6 +45,8 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(pipelines.app, name="pipeline")
 app.add_typer(models.app, name="models")
 app.command("lineage")(lineage.lineage)
+app.add_typer(deploy.app, name="deploy")
+app.command("serve")(deploy.serve)
 app.add_typer(schedules.app, name="schedule")
 app.command("scheduler")(schedules.scheduler)
 

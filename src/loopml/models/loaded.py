@@ -43,6 +43,11 @@ class LoadedModel:
     def has_proba(self) -> bool:
         return self._predictor.predict_proba is not None
 
+    @property
+    def predictor(self) -> Predictor:
+        """How the flavor calls the model; a server uses it to skip per-call DataFrames."""
+        return self._predictor
+
     def predict(self, data: Any) -> Any:
         """Predictions for ``data`` (DataFrame, dict of columns, records or 2-D array)."""
         import numpy as np

@@ -87,6 +87,14 @@ class Signature:
         converted = {}
         for column in self.inputs:
             series = out[column.name]
+            if not column.nullable and series.isna().any():
+                raise InvalidInput(
+                    f"column '{column.name}' holds a missing value (NaN or null), which the "
+                    "model's signature does not allow",
+                    hint=f"send a value in '{column.name}' (a model saved with an example "
+                    "holding nulls there accepts them)",
+                    column=column.name,
+                )
             fixed = _coerce(series, column)
             if fixed is not series:
                 converted[column.name] = fixed

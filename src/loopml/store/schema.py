@@ -440,6 +440,65 @@ schedule_ticks = Table(
 )
 
 
+# Serving: a deployment is a named endpoint whose spec (JSON: variants with model refs and
+# weights, shadows, the canary's steps and limits, the sticky key) changes by revisions.
+# Every revision is kept, so a rollback reinstates an earlier spec and says which.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(NAME_LENGTH), primary_key=True),
+    Column("spec", Text, nullable=False),  # JSON, the current revision's
+    Column("revision", Integer, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    **_CLUSTERED,
+)
+
+deployment_revisions = Table(
+    "deployment_revisions",
+    metadata,
+    Column("name", ForeignKey("deployments.name"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("spec", Text, nullable=False),
+    Column("action", String(32), nullable=False),  # create | split | canary | switch | ...
+    Column("undone_by", Integer),  # the rollback revision that undid this one
+    Column("actor", String(NAME_LENGTH), nullable=False),
+    Column("reason", Text),
+    Column("time", BigInteger, nullable=False),
+    **_CLUSTERED,
+)
+
+# The prediction log lives in Parquet segments in the artifact store; one row here per
+# segment makes a time window's segments cheap to find.
+prediction_segments = Table(
+    "prediction_segments",
+    metadata,
+    Column("id", _RowId, primary_key=True, autoincrement=True),
+    Column("deployment", String(NAME_LENGTH), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("blob", ForeignKey("blobs.hash"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "deployment", "end_time"),
+)
+
+# Ground truth joined to logged predictions by the prediction's id; the newest label wins.
+prediction_feedback = Table(
+    "prediction_feedback",
+    metadata,
+    Column("deployment", String(NAME_LENGTH), primary_key=True),
+    Column("prediction_id", String(64), primary_key=True),
+    Column("label", Text, nullable=False),  # JSON
+    Column("prediction_time", BigInteger, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("actor", String(NAME_LENGTH), nullable=False),
+    Index(None, "deployment", "prediction_time"),
+    **_CLUSTERED,
+)
+
+
 # The audit log is an append-only hash chain: each event's hash covers its content and the
 # previous event's hash; `audit_head` holds the newest (seq, hash) so that deleting the
 # tail of the chain is detectable too, and its row lock serialises appends.

@@ -1,0 +1,292 @@
+"""The prediction log: every request and answer, written off the request path.
+
+A request handler only appends an entry to an in-memory queue (a deque append, no I/O).
+A writer thread drains the queue every ``flush_interval`` seconds into a local
+write-ahead file (JSON lines, one per predicted row) and, every ``roll_interval``
+seconds or ``roll_rows`` rows, rolls that file into a Parquet segment in the artifact
+store with one index row in the metadata store.
+
+What survives what:
+
+- SIGTERM / normal exit: :meth:`PredictionLog.close` drains the queue and rolls the
+  write-ahead file: nothing is lost.
+- kill -9: the write-ahead file is on disk (in the OS page cache, which a killed process
+  does not take with it); only entries still in memory are lost, at most the last
+  ``flush_interval`` (0.2 s by default). The next process logging for the same
+  deployment, or :func:`recover`, rolls the orphaned file into a segment.
+- Power loss: the file is not fsynced per batch, so the OS may lose its last seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..clock import now_ms
+from ..store import Store
+
+WAL_SUFFIX = ".jsonl"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One scored request as the handler hands it over: cheap to build, no conversion."""
+
+    request_id: str
+    time: int  # ms since the epoch
+    variant: str
+    model: str
+    version: int
+    latency_ms: float
+    columns: Sequence[str]
+    rows: Any  # a 2-D numpy array, or a list of rows in ``columns`` order
+    outputs: Any  # numpy array (one per row) or list
+    shadow: bool = False
+
+
+class PredictionLog:
+    """The log of one deployment in this process; thread-safe ``append``."""
+
+    def __init__(
+        self,
+        store: Store,
+        deployment: str,
+        *,
+        flush_interval: float = 0.2,
+        roll_interval: float = 60.0,
+        roll_rows: int = 200_000,
+    ) -> None:
+        self.store = store
+        self.deployment = deployment
+        self.flush_interval = flush_interval
+        self.roll_interval = roll_interval
+        self.roll_rows = roll_rows
+        self.directory = wal_directory(store, deployment)
+        self._queue: deque[LogEntry] = deque()
+        self._lock = threading.Lock()  # one flush or roll at a time
+        self._wal: Path | None = None
+        self._wal_rows = 0
+        self._wal_started = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rows_written = 0
+
+    def start(self) -> PredictionLog:
+        recover(self.store, self.deployment)
+        self._thread = threading.Thread(target=self._run, name="loopml-predlog", daemon=True)
+        self._thread.start()
+        return self
+
+    def append(self, entry: LogEntry) -> None:
+        self._queue.append(entry)
+
+    def flush(self) -> None:
+        """Write every queued entry to the write-ahead file now."""
+        with self._lock:
+            self._flush_locked()
+
+    def roll(self) -> None:
+        """Flush, then move the write-ahead file into a Parquet segment."""
+        with self._lock:
+            self._flush_locked()
+            self._roll_locked()
+
+    def close(self) -> None:
+        """Stop the writer and persist everything queued (what SIGTERM's handler calls)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.roll()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            try:
+                with self._lock:
+                    self._flush_locked()
+                    due = self._wal_rows >= self.roll_rows or (
+                        self._wal_rows and time.monotonic() - self._wal_started > self.roll_interval
+                    )
+                    if due:
+                        self._roll_locked()
+            except Exception as error:  # keep logging; the next round retries
+                _warn(f"prediction log for '{self.deployment}': {type(error).__name__}: {error}")
+
+    def _flush_locked(self) -> None:
+        if not self._queue:
+            return
+        lines: list[bytes] = []
+        while self._queue:
+            lines.extend(_lines(self._queue.popleft(), self.deployment))
+        if self._wal is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._wal = self.directory / f"{os.getpid()}-{now_ms()}{WAL_SUFFIX}"
+            self._wal_started = time.monotonic()
+        with open(self._wal, "ab") as handle:
+            handle.write(b"".join(lines))
+        self._wal_rows += len(lines)
+        self.rows_written += len(lines)
+
+    def _roll_locked(self) -> None:
+        if self._wal is None:
+            return
+        roll_file(self.store, self.deployment, self._wal)
+        self._wal = None
+        self._wal_rows = 0
+
+
+def wal_directory(store: Store, deployment: str) -> Path:
+    return Path(store.config.home) / "predictions" / "wal" / deployment
+
+
+def recover(store: Store, deployment: str) -> int:
+    """Roll write-ahead files left by processes that died; returns the rows recovered."""
+    directory = wal_directory(store, deployment)
+    if not directory.is_dir():
+        return 0
+    rows = 0
+    for path in sorted(directory.glob("*" + WAL_SUFFIX)):
+        pid = _pid_of(path)
+        if pid is not None and pid != os.getpid() and _alive(pid):
+            continue
+        if pid == os.getpid():
+            continue
+        rows += roll_file(store, deployment, path)
+    return rows
+
+
+def roll_file(store: Store, deployment: str, path: Path) -> int:
+    """Write the rows in write-ahead file ``path`` as one Parquet segment; delete the file."""
+    import tempfile
+
+    import pyarrow.parquet as pq
+    from sqlalchemy import insert
+
+    from ..store.schema import prediction_segments
+
+    records = read_wal(path)
+    if not records:
+        path.unlink(missing_ok=True)
+        return 0
+    table = records_table(records)
+    times = table.column("time").to_pylist()
+    with tempfile.TemporaryDirectory(prefix="loopml-segment-") as tmp:
+        target = Path(tmp) / "segment.parquet"
+        pq.write_table(table, target, compression="zstd")
+        info = store.blobs.put_file(target)
+    from ..tracking.artifacts import insert_blobs
+
+    with store.write() as connection:
+        insert_blobs(connection, {info.hash: info.size}, now_ms())
+        connection.execute(
+            insert(prediction_segments).values(
+                deployment=deployment,
+                start_time=min(times),
+                end_time=max(times),
+                rows=len(records),
+                blob=info.hash,
+                created_at=now_ms(),
+            )
+        )
+    path.unlink(missing_ok=True)
+    return len(records)
+
+
+def read_wal(path: Path) -> list[dict[str, Any]]:
+    """The complete records of a write-ahead file; a torn last line (kill -9) is skipped."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    records = []
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        with contextlib.suppress(orjson.JSONDecodeError):
+            records.append(orjson.loads(line))
+    return records
+
+
+COLUMNS = (
+    ("id", "string"),
+    ("request_id", "string"),
+    ("row", "int32"),
+    ("time", "int64"),
+    ("deployment", "string"),
+    ("variant", "string"),
+    ("model", "string"),
+    ("version", "int32"),
+    ("latency_ms", "float64"),
+    ("shadow", "bool_"),
+    ("inputs", "string"),
+    ("outputs", "string"),
+)
+
+
+def records_table(records: list[dict[str, Any]]) -> Any:
+    import pyarrow as pa
+
+    arrays = {}
+    for name, kind in COLUMNS:
+        values = [r[name] for r in records]
+        if name in ("inputs", "outputs"):
+            values = [orjson.dumps(v).decode() for v in values]
+        arrays[name] = pa.array(values, type=getattr(pa, kind)())
+    return pa.table(arrays)
+
+
+def _lines(entry: LogEntry, deployment: str) -> list[bytes]:
+    import numpy as np
+
+    rows = entry.rows.tolist() if isinstance(entry.rows, np.ndarray) else entry.rows
+    outputs = entry.outputs.tolist() if isinstance(entry.outputs, np.ndarray) else entry.outputs
+    columns = list(entry.columns)
+    single = len(rows) == 1
+    lines = []
+    for index, (row, output) in enumerate(zip(rows, outputs, strict=False)):
+        record = {
+            "id": entry.request_id if single else f"{entry.request_id}:{index}",
+            "request_id": entry.request_id,
+            "row": index,
+            "time": entry.time,
+            "deployment": deployment,
+            "variant": entry.variant,
+            "model": entry.model,
+            "version": entry.version,
+            "latency_ms": entry.latency_ms,
+            "shadow": entry.shadow,
+            "inputs": dict(zip(columns, row, strict=False)),
+            "outputs": output,
+        }
+        lines.append(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    return lines
+
+
+def _pid_of(path: Path) -> int | None:
+    head = path.name.split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _warn(message: str) -> None:
+    import sys
+
+    print("loopml: " + message, file=sys.stderr, flush=True)

@@ -1,0 +1,89 @@
+"""Running the scoring app under uvicorn: from a deployment, a model reference or a folder.
+
+    loopml serve models:/churn@champion          # serves (and creates) deployment 'churn'
+    loopml serve --deployment churn-prod --port 8080
+
+uvicorn stops on SIGTERM by finishing the requests in flight, then the app's shutdown
+writes every queued prediction to the log: nothing logged is lost on a normal stop.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+
+from ..errors import InvalidInput
+from .app import ScoringService, ServerSettings, build_app
+from .predlog import PredictionLog
+from .runtime import FolderSource, Runtime, StoreSource
+
+
+def deployment_for(store: Any, model: str | None, deployment: str | None) -> str:
+    """The deployment to serve: ``deployment``, or one named after ``model`` (made if new)."""
+    from ..registry.refs import ModelRef, parse_model_ref
+    from .deployments import check_deployment_name, ensure, get
+
+    if model is None:
+        if deployment is None:
+            raise InvalidInput(
+                "name a model or a deployment to serve",
+                hint="loopml serve models:/churn@champion, or loopml serve --deployment churn-prod",
+            )
+        get(store, check_deployment_name(deployment))
+        return deployment
+    ref = parse_model_ref(model)
+    if not isinstance(ref, ModelRef):
+        raise InvalidInput(
+            f"serve a registered model, not {model}",
+            hint="register it: loopml models register NAME " + model,
+        )
+    name = check_deployment_name(deployment or ref.name)
+    ensure(store, name, str(ref))
+    return name
+
+
+def make_app(
+    store: Any,
+    deployment: str,
+    *,
+    log: bool = True,
+    settings: ServerSettings | None = None,
+) -> Starlette:
+    """The scoring app of ``deployment`` in ``store`` (tests run it in-process)."""
+    runtime = Runtime(StoreSource(store, deployment))
+    predictions = PredictionLog(store, deployment) if log else None
+    service = ScoringService(runtime, log=predictions, store=store, settings=settings)
+    return build_app(service)
+
+
+def folder_app(folder: Path, name: str = "model", *, settings: ServerSettings | None = None):
+    """The scoring app of one saved model folder (no store: no prediction log, no feedback)."""
+    runtime = Runtime(FolderSource(folder, name))
+    return build_app(ScoringService(runtime, settings=settings))
+
+
+def run(app: Starlette, host: str, port: int) -> None:
+    """Serve ``app`` until SIGTERM or Ctrl-C, with uvloop and httptools when installed."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        log_level=os.environ.get("LOOPML_SERVER_LOG_LEVEL", "warning"),
+        access_log=False,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
+
+
+def serve_folder(folder: Path, port: int, host: str = "0.0.0.0") -> None:
+    """Serve the model saved in ``folder`` (the container image's entrypoint calls this)."""
+    run(folder_app(Path(folder), Path(folder).name or "model"), host, port)
