@@ -49,9 +49,11 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "loopml.models",
     "load_model": "loopml.models",
     "log_model": "loopml.models",
+    "predictions": "loopml.serving.sdk",
+    "feedback": "loopml.serving.sdk",
 }
 # Subpackages reachable as attributes (``loopml.models.save``) without an explicit import.
-_SUBPACKAGES = frozenset({"data", "models", "registry"})
+_SUBPACKAGES = frozenset({"data", "models", "registry", "serving"})
 
 __all__ = sorted([*_EXPORTS, *_SUBPACKAGES, "__version__"])
 
@@ -59,6 +61,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from . import data as data
     from . import models as models
     from . import registry as registry
+    from . import serving as serving
     from .errors import LoopmlError as LoopmlError
     from .models import evaluate as evaluate
     from .models import load_model as load_model
@@ -68,6 +71,8 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .pipelines.tuning import tune as tune
     from .registry.sdk import promote as promote
     from .registry.sdk import register as register
+    from .serving.sdk import feedback as feedback
+    from .serving.sdk import predictions as predictions
     from .store import Store as Store
     from .store import default_store as default_store
     from .store import open_store as open_store

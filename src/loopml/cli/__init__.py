@@ -23,6 +23,7 @@ from . import (
     lineage,
     models,
     pipelines,
+    predict,
     runs,
     schedules,
 )
@@ -47,6 +48,7 @@ app.add_typer(models.app, name="models")
 app.command("lineage")(lineage.lineage)
 app.add_typer(deploy.app, name="deploy")
 app.command("serve")(deploy.serve)
+app.command("predict")(predict.predict)
 app.add_typer(schedules.app, name="schedule")
 app.command("scheduler")(schedules.scheduler)
 

@@ -244,6 +244,10 @@ def serve(
     max_body_mb: float = typer.Option(10.0, help="Refuse request bodies larger than this."),
     reload_interval: float = typer.Option(2.0, help="Seconds between checks for changes."),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions."),
+    max_batch_size: int = typer.Option(
+        1, help="Micro-batch concurrent requests up to this many rows (1: off)."
+    ),
+    max_wait_ms: float = typer.Option(2.0, help="How long a micro-batch waits to fill up."),
 ) -> None:
     """Serve a model or a deployment over HTTP (OIP v2, /invocations, /metrics)."""
     from ..serving.app import ServerSettings
@@ -253,10 +257,17 @@ def serve(
         raise InvalidInput("--max-body-mb must be between 0 and 1024")
     if reload_interval <= 0:
         raise InvalidInput("--reload-interval must be positive")
+    if max_batch_size < 1 or not 0 <= max_wait_ms <= 1000:
+        raise InvalidInput(
+            "--max-batch-size must be at least 1 and --max-wait-ms between 0 and 1000"
+        )
     store = _store(create=True)
     name = deployment_for(store, model, deployment)
     settings = ServerSettings(
-        max_body_bytes=int(max_body_mb * 1024 * 1024), reload_interval=reload_interval
+        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        reload_interval=reload_interval,
+        max_batch_size=max_batch_size,
+        max_wait_ms=max_wait_ms,
     )
     app = make_app(store, name, log=not no_log, settings=settings)
     console.print(

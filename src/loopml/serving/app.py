@@ -45,6 +45,7 @@ from ..errors import (
     PredictionFailed,
     UnsupportedMediaType,
 )
+from .batching import MicroBatcher
 from .canary import judge
 from .metrics import ServingMetrics
 from .predlog import LogEntry, PredictionLog
@@ -62,6 +63,8 @@ class ServerSettings:
     max_body_bytes: int = MAX_BODY_BYTES
     reload_interval: float = 2.0
     ready_timeout: float = 60.0
+    max_batch_size: int = 1  # > 1 turns adaptive micro-batching on
+    max_wait_ms: float = 2.0
 
 
 class ScoringService:
@@ -80,6 +83,11 @@ class ScoringService:
         self.store = store
         self.settings = settings or ServerSettings()
         self.metrics = ServingMetrics()
+        self.batcher = (
+            MicroBatcher(self.settings.max_batch_size, self.settings.max_wait_ms)
+            if self.settings.max_batch_size > 1
+            else None
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._revision_seen: int | None = None
 
@@ -98,6 +106,8 @@ class ScoringService:
                 await poller
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self.batcher is not None:
+                await self.batcher.close()
             if self.log is not None:
                 await run_in_threadpool(self.log.close)
 
@@ -222,6 +232,13 @@ class ScoringService:
     async def _predict(
         self, served: Served, rows: Rows, want_proba: bool
     ) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.batcher is not None and not want_proba:
+            inputs = served.scorer.inputs(rows)
+            try:
+                return await self.batcher.predict(served.scorer, inputs), None
+            except Exception as error:
+                raise _model_failed(served, error) from None
+
         def run() -> tuple[np.ndarray, np.ndarray | None]:
             inputs = served.scorer.inputs(rows)
             try:
@@ -230,11 +247,7 @@ class ScoringService:
             except LoopmlError:
                 raise
             except Exception as error:
-                raise PredictionFailed(
-                    f"model {served.model_name}/{served.version} failed on this input: "
-                    f"{type(error).__name__}: {error}",
-                    hint="check the values against the model's training data",
-                ) from None
+                raise _model_failed(served, error) from None
             if want_proba and proba is None:
                 raise InvalidInput(
                     f"model {served.model_name}/{served.version} has no predict_proba",
@@ -327,6 +340,14 @@ class ScoringService:
                 raise _too_large(size, limit)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _model_failed(served: Served, error: Exception) -> PredictionFailed:
+    return PredictionFailed(
+        f"model {served.model_name}/{served.version} failed on this input: "
+        f"{type(error).__name__}: {error}",
+        hint="check the values against the model's training data",
+    )
 
 
 def _too_large(size: int, limit: int) -> PayloadTooLarge:

@@ -26,7 +26,7 @@ class Rows:
     """A parsed request: column names (None: in signature order) and row-major values."""
 
     columns: list[str] | None
-    values: Any  # list of rows, or a 2-D numpy array
+    values: Any  # list of rows, a 2-D numpy array, or a DataFrame (batch scoring)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -86,6 +86,8 @@ class Scorer:
     def _frame(self, rows: Rows) -> Any:
         import pandas as pd
 
+        if isinstance(rows.values, pd.DataFrame):  # batch scoring hands over whole chunks
+            return rows.values
         columns = rows.columns
         if columns is None:
             width = _width(rows.values)

@@ -72,9 +72,7 @@ def upgrade() -> None:
         sa.Column("prediction_time", sa.BigInteger(), nullable=False),
         sa.Column("time", sa.BigInteger(), nullable=False),
         sa.Column("actor", sa.String(length=256), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "deployment", "prediction_id", name=op.f("pk_prediction_feedback")
-        ),
+        sa.PrimaryKeyConstraint("deployment", "prediction_id", name=op.f("pk_prediction_feedback")),
         sqlite_with_rowid=False,
     )
     op.create_index(
