@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and pip:
 #   make demo   creates .venv, installs loopml, runs the tracking and churn examples
-#               (the churn pipeline registers and promotes models, then packages the champion)
+#               (the churn pipeline registers and promotes models, then packages the champion,
+#               serves it with an A/B split and feedback, and batch-scores every customer)
 #   make test   installs the test dependencies, runs ruff, then the whole suite
 PYTHON ?= python3
 VENV := .venv
@@ -27,7 +28,9 @@ demo: $(VENV)/.installed-demo
 	  && ../../$(BIN)/loopml pipeline run pipeline.py -p train.max_depth=6 \
 	  && ../../$(BIN)/loopml models show churn \
 	  && rm -rf build && ../../$(BIN)/loopml models card churn@champion -o build/card \
-	  && ../../$(BIN)/loopml models build churn@champion -o build/image
+	  && ../../$(BIN)/loopml models build churn@champion -o build/image \
+	  && ../../$(BIN)/python serve.py \
+	  && ../../$(BIN)/loopml predict churn@champion build/to_score.parquet -o build/scored.parquet
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks examples

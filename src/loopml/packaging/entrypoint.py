@@ -4,8 +4,8 @@
 
 The model is loaded (every file checked against its hash) and run on its stored input
 example; one JSON line reports the result, so a broken image fails at start, not on its
-first request. Then ``loopml.serving.serve_folder(folder, port)`` serves it when that
-module is installed; with ``--check``, or without it, the process exits 0 here.
+first request. Then ``loopml.serving.serve_folder(folder, port)`` serves it (OIP v2,
+``/invocations``, ``/metrics``); with ``--check`` the process exits 0 here instead.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import random
 import threading
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +66,12 @@ class Routing:
     canary: Canary | None
     key: tuple[Any, ...]
 
-    @property
+    # Computed once per routing table, not per request (the table never changes).
+    @cached_property
     def live(self) -> tuple[Served, ...]:
         return tuple(v for v in self.variants if not v.shadow and v.weight > 0)
 
-    @property
+    @cached_property
     def shadows(self) -> tuple[Served, ...]:
         return tuple(v for v in self.variants if v.shadow)
 
@@ -88,6 +90,8 @@ class Routing:
 
     def mirrored(self) -> list[Served]:
         """The shadow variants this request is copied to (each by its share)."""
+        if not self.shadows:
+            return []
         return [v for v in self.shadows if v.weight >= 100 or random.randrange(100) < v.weight]
 
     def by_version(self, version: str) -> Served | None:
@@ -96,7 +100,7 @@ class Routing:
                 return variant
         return None
 
-    @property
+    @cached_property
     def model_names(self) -> set[str]:
         return {v.model_name for v in self.variants}
 

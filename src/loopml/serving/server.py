@@ -60,10 +60,18 @@ def make_app(
     return build_app(service)
 
 
-def folder_app(folder: Path, name: str = "model", *, settings: ServerSettings | None = None):
-    """The scoring app of one saved model folder (no store: no prediction log, no feedback)."""
+def folder_app(
+    folder: Path,
+    name: str = "model",
+    *,
+    store: Any = None,
+    settings: ServerSettings | None = None,
+) -> Starlette:
+    """The scoring app of one saved model folder; with ``store``, predictions are logged
+    there under ``name`` and feedback is taken."""
     runtime = Runtime(FolderSource(folder, name))
-    return build_app(ScoringService(runtime, settings=settings))
+    predictions = PredictionLog(store, name) if store is not None else None
+    return build_app(ScoringService(runtime, log=predictions, store=store, settings=settings))
 
 
 def run(app: Starlette, host: str, port: int) -> None:
@@ -85,5 +93,17 @@ def run(app: Starlette, host: str, port: int) -> None:
 
 
 def serve_folder(folder: Path, port: int, host: str = "0.0.0.0") -> None:
-    """Serve the model saved in ``folder`` (the container image's entrypoint calls this)."""
-    run(folder_app(Path(folder), Path(folder).name or "model"), host, port)
+    """Serve the model saved in ``folder`` (the container image's entrypoint calls this).
+
+    A container has no loopml project; when ``LOOPML_DB_URL`` or ``LOOPML_HOME`` points
+    at a store, predictions are logged there under ``LOOPML_DEPLOYMENT`` (default: the
+    folder's name), so replicas in a cluster share one prediction log.
+    """
+    folder = Path(folder)
+    name = os.environ.get("LOOPML_DEPLOYMENT") or folder.name or "model"
+    store = None
+    if os.environ.get("LOOPML_DB_URL") or os.environ.get("LOOPML_HOME"):
+        from ..store import open_store
+
+        store = open_store(create=True)
+    run(folder_app(folder, name, store=store), host, port)
