@@ -8,7 +8,7 @@ from the decision boundary the two always disagree and an answer shows which one
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,17 @@ from loopml.serving.app import ServerSettings
 from loopml.serving.server import make_app
 from loopml.store import Store
 
-from .support import DEPLOYMENT, FEATURES, MODEL, Server, churned, customers, wait_for
+from .support import (
+    DEPLOYMENT,
+    FEATURES,
+    MODEL,
+    ClientFactory,
+    Server,
+    ServerFactory,
+    churned,
+    customers,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="session")
@@ -58,9 +68,6 @@ def deployment(registered: Store) -> str:
     return DEPLOYMENT
 
 
-ClientFactory = Callable[..., contextlib.AbstractContextManager[TestClient]]
-
-
 @pytest.fixture
 def open_client(store: Store, deployment: str) -> ClientFactory:
     """Opens the scoring app in-process (lifespan included) once its model is loaded:
@@ -86,9 +93,6 @@ def client(open_client: ClientFactory) -> Iterator[TestClient]:
     """The scoring app of the deployment, in-process, ready to score."""
     with open_client() as opened:
         yield opened
-
-
-ServerFactory = Callable[..., Server]
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ and a real ``loopml serve`` process on a loopback port."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
 import numpy as np
@@ -18,12 +19,18 @@ import pandas as pd
 
 from ..helpers import free_port
 
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
 DEPLOYMENT = "churn-prod"
 MODEL = "churn"
 FEATURES = ["tenure", "monthly", "support_calls"]
 ROW = [12.0, 70.5, 3.0]  # one customer, in signature order
 
 T = TypeVar("T")
+# open_client(**settings) and start_server(*args): see conftest.py
+ClientFactory = Callable[..., contextlib.AbstractContextManager["TestClient"]]
+ServerFactory = Callable[..., "Server"]
 
 
 def customers(rows: int = 300, seed: int = 0) -> pd.DataFrame:

@@ -58,7 +58,7 @@ def load(uri: str | os.PathLike[str]) -> LoadedModel:
 
     found = cached_folder(text)
     if found is None:
-        from ..registry.fetch import fetch
+        from ..registry.cache import fetch
         from ..store import default_store
 
         found = fetch(default_store(), text)

@@ -2,7 +2,8 @@
 
 The functions here are the service operations; each takes a :class:`~loopml.store.Store`
 first. ``loopml.register`` and the ``loopml models`` commands call them. They load on
-first use, so resolving a model reference does not import the store.
+first use, so resolving a model reference does not import the store. No module here is
+named after a function it exports: importing the module would replace the attribute.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ _EXPORTS: dict[str, str] = {
     "EvaluationRecord": "evaluations",
     "evaluate_version": "evaluations",
     "list_evaluations": "evaluations",
-    "fetch": "fetch",
+    "fetch": "cache",
     "approve": "promotion",
     "get_promotion": "promotion",
     "list_promotions": "promotion",
@@ -55,7 +56,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .evaluations import EvaluationRecord as EvaluationRecord
     from .evaluations import evaluate_version as evaluate_version
     from .evaluations import list_evaluations as list_evaluations
-    from .fetch import fetch as fetch
+    from .cache import fetch as fetch
     from .promotion import approve as approve
     from .promotion import get_promotion as get_promotion
     from .promotion import list_promotions as list_promotions

@@ -165,7 +165,7 @@ def evaluate_version(
     """Evaluate a registered version on ``data`` and record the result on the version."""
     from ..models.evaluation import evaluate
     from ..models.loaded import load_folder
-    from .fetch import fetch
+    from .cache import fetch
     from .versions import get_version
 
     version = get_version(store, ref)

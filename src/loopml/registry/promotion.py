@@ -263,7 +263,7 @@ def _evaluate(
 ) -> dict[str, float | None]:
     from ..models.evaluation import evaluate
     from ..models.loaded import load_folder
-    from .fetch import fetch
+    from .cache import fetch
 
     folder, uri = fetch(store, f"models:/{name}/{number}")
     evaluation = evaluate(

@@ -36,7 +36,7 @@ class RunRef:
 
 
 def check_model_name(name: object) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidInput(
             f"invalid model name {name!r}",
             hint="use letters, digits, '_', '.' and '-', starting with a letter or digit",
@@ -45,7 +45,7 @@ def check_model_name(name: object) -> str:
 
 
 def check_alias(alias: object) -> str:
-    if not isinstance(alias, str) or not _ALIAS.match(alias):
+    if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
         raise InvalidInput(
             f"invalid alias {alias!r}",
             hint="an alias starts with a letter and holds letters, digits, '_' and '-' "
@@ -62,9 +62,9 @@ def is_model_reference(text: str) -> bool:
         return True
     head, sep, tail = text.partition("@")
     if sep:
-        return bool(_NAME.match(head)) and bool(_ALIAS.match(tail))
+        return bool(_NAME.fullmatch(head)) and bool(_ALIAS.fullmatch(tail))
     head, sep, tail = text.partition("/")
-    return bool(sep) and bool(_NAME.match(head)) and bool(re.fullmatch(r"[0-9]{1,9}", tail))
+    return bool(sep) and bool(_NAME.fullmatch(head)) and bool(re.fullmatch(r"[0-9]{1,9}", tail))
 
 
 def parse_model_ref(text: object) -> ModelRef | RunRef:

@@ -460,7 +460,15 @@ def build_app(service: ScoringService) -> Starlette:
                 "versions": sorted({str(v.version) for v in routing.live}),
                 "platform": f"loopml-{first.model.flavor}",
                 "inputs": inputs,
-                "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
+                "outputs": [
+                    {
+                        "name": "predict",
+                        "datatype": _OIP_OF.get(
+                            (signature.output_type if signature else None) or "double", "BYTES"
+                        ),
+                        "shape": [-1],
+                    }
+                ],
                 "parameters": {"revision": routing.revision, "strategy": _strategy(routing)},
             }
         )

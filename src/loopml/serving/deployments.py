@@ -19,13 +19,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..clock import now_ms
 from ..errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from ..governance import audit
 from ..registry.refs import ModelRef, parse_model_ref
 from ..store import Store
-from ..store.schema import deployment_revisions, deployments
+from ..store.schema import deployment_revisions, deployments, model_aliases
 from . import spec as specs
 from .spec import DeploymentSpec
 
@@ -81,7 +82,7 @@ class Revision:
 
 
 def check_deployment_name(name: object) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidInput(
             f"invalid deployment name {name!r}",
             hint="use letters, digits, '_', '.' and '-' (at most 128), e.g. churn-prod",
@@ -101,16 +102,19 @@ def create(store: Store, name: str, model: str, *, reason: str | None = None) ->
                 f"deployment '{name}' exists already",
                 hint=f"change it with loopml deploy split/canary/switch {name}, or pick a new name",
             )
-        connection.execute(
-            insert(deployments).values(
-                name=name,
-                spec=_dump(spec),
-                revision=1,
-                created_by=store.actor,
-                created_at=now,
-                updated_at=now,
+        try:
+            connection.execute(
+                insert(deployments).values(
+                    name=name,
+                    spec=_dump(spec),
+                    revision=1,
+                    created_by=store.actor,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
-        )
+        except IntegrityError:  # created by another process since the check above
+            raise AlreadyExists(f"deployment '{name}' exists already") from None
         _record(connection, store.actor, name, 1, "create", None, spec, reason)
     return get(store, name)
 
@@ -254,6 +258,9 @@ def advance_canary(
     so several replicas judging the same canary change it once; returns None otherwise.
     """
 
+    if verdict not in ("next", "rollback"):
+        raise InvalidInput(f"unknown canary verdict {verdict!r}", hint="next or rollback")
+
     def change(spec: DeploymentSpec) -> DeploymentSpec:
         state = spec.canary
         if state is None or state.status != "running":
@@ -300,6 +307,7 @@ def rollback(store: Store, name: str, *, reason: str | None = None) -> Deploymen
                 hint=f"see its history: loopml deploy history {name}",
             )
         last, earlier = rows[0], rows[1]
+        _undo_promotion(connection, store.actor, name, last)
         spec = DeploymentSpec.from_dict(json.loads(earlier.spec))
         if spec.canary is not None and spec.canary.status == "running":
             # Reinstating a half-done canary would restart its clock; stop it instead.
@@ -326,6 +334,33 @@ def rollback(store: Store, name: str, *, reason: str | None = None) -> Deploymen
             .values(undone_by=revision)
         )
     return get(store, name)
+
+
+def _undo_promotion(connection: Connection, actor: str, name: str, last: Any) -> None:
+    """Rolling back a canary's promotion also moves the alias it moved back, if nothing
+    has moved that alias since; otherwise the rollback would keep the new version."""
+    from ..registry.aliases import move_alias
+
+    canary = DeploymentSpec.from_dict(json.loads(last.spec)).canary
+    if canary is None or canary.status != "promoted" or canary.moved is None:
+        return
+    model, alias, previous, promoted = canary.moved
+    current = connection.execute(
+        select(model_aliases.c.version).where(
+            model_aliases.c.name == model, model_aliases.c.alias == alias
+        )
+    ).scalar()
+    if current != promoted:
+        return
+    move_alias(
+        connection,
+        actor,
+        model,
+        alias,
+        previous,
+        action="delete" if previous is None else "set",
+        reason=f"rollback of deployment {name} revision {last.revision}",
+    )
 
 
 class _Stale(Exception):
@@ -378,10 +413,13 @@ def _promote_canary(
     target = parse_model_ref(stable.model)
     assert isinstance(target, ModelRef)
     if target.alias and target.name == candidate.name:
+        previous = resolve_version(connection, target)
         move_alias(
             connection, actor, target.name, target.alias, number, action="set", reason="canary"
         )
-        return after
+        assert after.canary is not None
+        moved = (target.name, target.alias, previous, number)
+        return replace(after, canary=replace(after.canary, moved=moved))
     pinned = f"{candidate.name}/{number}"
     return replace(
         after,

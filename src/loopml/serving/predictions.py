@@ -33,7 +33,7 @@ _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w
 
 def parse_duration_ms(text: str) -> int:
     """``90s``, ``10m``, ``1h``, ``7d`` as milliseconds."""
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if not match:
         raise InvalidInput(
             f"invalid duration {text!r}", hint="use a number and a unit: 500ms, 30s, 10m, 1h, 7d"
@@ -52,7 +52,7 @@ def to_ms(moment: Any, *, now: int | None = None) -> int | None:
     if isinstance(moment, datetime):
         return int(moment.timestamp() * 1000)
     if isinstance(moment, str):
-        if _DURATION.match(moment):
+        if _DURATION.fullmatch(moment):
             return (now or now_ms()) - parse_duration_ms(moment)
         try:
             return int(datetime.fromisoformat(moment).timestamp() * 1000)

@@ -123,7 +123,7 @@ class StoreSource(Source):
         self.name = deployment
 
     def snapshot(self) -> tuple[int, DeploymentSpec, dict[str, tuple[str, int, str]]]:
-        from ..registry.fetch import manifest_hash_of
+        from ..registry.cache import manifest_hash_of
         from .deployments import get
 
         deployment = get(self.store, self.name)
@@ -136,7 +136,7 @@ class StoreSource(Source):
         return deployment.revision, deployment.spec, resolved
 
     def folder(self, digest: str) -> Path:
-        from ..registry.fetch import materialize
+        from ..registry.cache import materialize
 
         return materialize(self.store, digest)
 

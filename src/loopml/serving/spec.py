@@ -48,6 +48,8 @@ class Canary:
     status: str = "running"  # running | promoted | rolled_back | aborted
     reason: str | None = None
     stable: str = "main"  # the variant the canary is compared against
+    moved: tuple[str, str, int | None, int] | None = None
+    """On promotion through an alias: (model, alias, version before, version after)."""
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,20 @@ class DeploymentSpec:
         return cls(
             variants=tuple(Variant(**v) for v in data["variants"]),
             sticky=data.get("sticky"),
-            canary=Canary(**{**canary, "steps": tuple(canary["steps"])}) if canary else None,
+            canary=Canary(
+                **{
+                    **canary,
+                    "steps": tuple(canary["steps"]),
+                    "moved": tuple(canary["moved"]) if canary.get("moved") else None,
+                }
+            )
+            if canary
+            else None,
         )
 
 
 def check_variant_name(name: object) -> str:
-    if not isinstance(name, str) or not _VARIANT.match(name):
+    if not isinstance(name, str) or not _VARIANT.fullmatch(name):
         raise InvalidInput(
             f"invalid variant name {name!r}",
             hint="start with a letter; use letters, digits, '_' and '-' (e.g. b, challenger)",
@@ -129,7 +139,7 @@ def check_model(text: object) -> str:
 def check_sticky(text: str | None) -> str | None:
     if text is None or text == "":
         return None
-    if not _STICKY.match(text):
+    if not _STICKY.fullmatch(text):
         raise InvalidInput(
             f"invalid sticky key {text!r}",
             hint="use header:NAME (e.g. header:X-User-Id) or field:NAME (a payload column)",
@@ -150,8 +160,13 @@ def with_split(
     live = {v.name: v for v in spec.live}
     order = [v.name for v in spec.live]
     first = order[0]
+    shadows = {v.name for v in spec.shadows}
     for name, (model, weight) in variants.items():
         check_variant_name(name)
+        if name in shadows:
+            raise InvalidInput(
+                f"'{name}' is a shadow variant", hint="give the live variant another name"
+            )
         if not 0 <= weight <= 100:
             raise InvalidInput(
                 f"variant '{name}' has weight {weight}", hint="weights are percents, 0 to 100"
@@ -227,14 +242,24 @@ def with_canary(
         raise InvalidInput("--max-error-rate is a fraction between 0 and 1", hint="e.g. 0.01")
     if max_p99_ms is not None and max_p99_ms <= 0:
         raise InvalidInput("--max-p99-ms must be positive", hint="e.g. 50")
-    stable = spec.live[0]
-    # Other A/B variants would blur the comparison: the canary runs against the stable
-    # variant alone; idle (weight 0) and shadow variants stay as they are.
-    others = tuple(v for v in spec.variants[1:] if v.shadow or v.weight == 0)
+    serving = [v for v in spec.live if v.weight > 0]
+    if len(serving) != 1:
+        raise Conflict(
+            f"a canary is compared with one stable variant; {len(serving)} take traffic now",
+            hint="end the A/B split first: loopml deploy split NAME --variant b=:0",
+        )
+    stable = serving[0]
+    if stable.name == "canary" or any(v.shadow and v.name == "canary" for v in spec.variants):
+        raise InvalidInput(
+            "a serving or shadow variant is named 'canary'",
+            hint="rename it before starting a canary",
+        )
+    # Idle (weight 0) and shadow variants stay as they are; an idle 'canary' is replaced.
+    others = tuple(v for v in spec.variants if v.name not in (stable.name, "canary"))
     variants = (
         replace(stable, weight=100 - steps[0]),
         Variant("canary", check_model(model), steps[0]),
-        *(v for v in others if v.name != "canary"),
+        *others,
     )
     canary = Canary(
         tuple(steps), interval_s, max_error_rate, max_p99_ms, 0, now, stable=stable.name
@@ -283,12 +308,16 @@ def switched(spec: DeploymentSpec, model: str | None) -> DeploymentSpec:
     current = serving[0]
     idle = [v for v in live if v.weight == 0]
     if model is not None:
-        name = "green" if current.name != "green" else "blue"
+        # The new model takes the idle colour's place: blue-green keeps two colours.
+        taken = {current.name} | {v.name for v in spec.shadows}
+        name = next(
+            n for n in ("green", "blue", *(f"green-{i}" for i in range(2, 1000))) if n not in taken
+        )
         target = Variant(name, check_model(model), 100)
         kept = [replace(current, weight=0)]
     elif idle:
         target = replace(idle[0], weight=100)
-        kept = [replace(current, weight=0)]
+        kept = [replace(current, weight=0), *idle[1:]]
     else:
         raise Conflict(
             "there is no idle variant to switch to",
