@@ -44,6 +44,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/data.py
 	$(BIN)/python benchmarks/pipelines.py
 	$(BIN)/python benchmarks/registry.py
+	$(BIN)/python benchmarks/serving.py
 
 clean:
 	rm -rf $(VENV) examples/*/.loopml .pytest_cache .ruff_cache

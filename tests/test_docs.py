@@ -46,6 +46,7 @@ EXPECTED_PAGES = {
     "cli.md",
     "errors.md",
     "models.md",
+    "serving.md",
 }
 
 _FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)

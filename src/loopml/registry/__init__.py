@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .aliases import move_alias as move_alias
     from .aliases import rollback as rollback
     from .aliases import set_alias as set_alias
+    from .cache import fetch as fetch
     from .entities import AliasMove as AliasMove
     from .entities import ModelVersion as ModelVersion
     from .entities import Promotion as Promotion
@@ -56,7 +57,6 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .evaluations import EvaluationRecord as EvaluationRecord
     from .evaluations import evaluate_version as evaluate_version
     from .evaluations import list_evaluations as list_evaluations
-    from .cache import fetch as fetch
     from .promotion import approve as approve
     from .promotion import get_promotion as get_promotion
     from .promotion import list_promotions as list_promotions
