@@ -42,6 +42,7 @@ def predict(
             TimeElapsedColumn(),
             console=err_console,
             transient=True,
+            disable=not err_console.is_terminal,  # a pipe gets the result line only
         ) as progress:
             task = progress.add_task("score", total=None)
 

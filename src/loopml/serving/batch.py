@@ -56,7 +56,7 @@ def file_format(path: Path) -> str:
         return "parquet"
     if suffix == ".csv":
         return "csv"
-    if path.is_dir():
+    if path.is_dir() or not suffix:  # a folder of Parquet files (what Dask writes)
         return "parquet"
     raise InvalidInput(f"cannot tell the format of {path}", hint="use a .parquet or .csv file name")
 
