@@ -28,6 +28,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "LOOPML_ARTIFACTS_URL": "artifact store: a directory or s3://bucket/prefix",
     "LOOPML_USER": "the actor recorded on runs and audit events (default: the OS user)",
     "LOOPML_REMOTE": "the default remote of `loopml data push|pull` (s3://bucket/prefix)",
+    "LOOPML_DEPLOYMENT": "the name a container's server logs predictions under "
+    "(default: the model folder's name)",
+    "LOOPML_SERVER_LOG_LEVEL": "uvicorn's log level for `loopml serve` (default: warning)",
 }
 
 

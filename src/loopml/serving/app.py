@@ -481,6 +481,7 @@ def build_app(service: ScoringService) -> Starlette:
         return _respond({"name": request.path_params["name"], "ready": True})
 
     async def infer(request: Request) -> Response:
+        await service.routing()  # a request arriving while the model loads waits for it
         named(request)
         return await service.score(request, "oip", request.path_params.get("version"))
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import now_ms
-from ..errors import InvalidInput
+from ..errors import InvalidInput, PredictionFailed
 from ..models.loaded import LoadedModel
 from ..store import Store
 from .predlog import LogEntry, PredictionLog
@@ -95,14 +95,9 @@ def score_file(
         for batch in _read(source, chunk_rows):
             table = pa.Table.from_batches([batch])
             frame = table.to_pandas()
-            try:
-                predictions = scorer.predict(scorer.inputs(Rows(list(frame.columns), frame)))
-            except InvalidInput as error:
-                raise InvalidInput(
-                    f"rows {rows + 1}-{rows + len(frame)} of {source.name}: {error.message}",
-                    hint=error.hint,
-                    **error.details,
-                ) from None
+            predictions = _predict(
+                scorer, frame, f"rows {rows + 1}-{rows + len(frame)} of {source.name}"
+            )
             out = table.append_column(PREDICTION, _column(predictions))
             writer = writer or _writer(partial, out.schema, file_format(output))
             writer.write_table(out)
@@ -201,12 +196,26 @@ def score_on_dask(
     )
 
 
+def _predict(scorer: Scorer, frame: Any, where: str) -> Any:
+    """The model's predictions for ``frame``; errors name the rows (``where``)."""
+    try:
+        inputs = scorer.inputs(Rows(list(frame.columns), frame))
+    except InvalidInput as error:
+        raise InvalidInput(f"{where}: {error.message}", hint=error.hint, **error.details) from None
+    try:
+        return scorer.predict(inputs)
+    except Exception as error:
+        raise PredictionFailed(
+            f"{where}: the model failed: {type(error).__name__}: {error}",
+            hint="check those rows' values against the model's training data",
+        ) from None
+
+
 def _score_partition(frame: Any, model: LoadedModel) -> Any:
     scorer = Scorer(model)
     if not len(frame):
         return frame.assign(**{PREDICTION: []})
-    predictions = scorer.predict(scorer.inputs(Rows(list(frame.columns), frame)))
-    return frame.assign(**{PREDICTION: predictions})
+    return frame.assign(**{PREDICTION: _predict(scorer, frame, "a partition")})
 
 
 def _meta_prediction(model: LoadedModel, meta: Any) -> Any:

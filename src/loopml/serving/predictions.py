@@ -72,6 +72,16 @@ def read_table(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    # Write-ahead files first, segments second: a file rolled in between is then read
+    # twice (and deduplicated below) rather than missed.
+    tables = []
+    directory = wal_directory(store, deployment)
+    if directory.is_dir():
+        for path in sorted(directory.glob("*" + WAL_SUFFIX)):
+            records = read_wal(path)
+            if records:
+                tables.append(records_table(records))
+    rolled = len(tables)
     with store.read() as connection:
         query = select(prediction_segments.c.blob).where(
             prediction_segments.c.deployment == deployment
@@ -82,16 +92,9 @@ def read_table(
             query = query.where(prediction_segments.c.start_time <= until)
         blobs = connection.execute(query.order_by(prediction_segments.c.start_time)).scalars()
         blobs = list(blobs)
-    tables = []
     for digest in blobs:
         with store.blobs.open(digest) as handle:
             tables.append(pq.read_table(handle))
-    directory = wal_directory(store, deployment)
-    if directory.is_dir():
-        for path in sorted(directory.glob("*" + WAL_SUFFIX)):
-            records = read_wal(path)
-            if records:
-                tables.append(records_table(records))
     if not tables:
         return pa.table({name: pa.array([], type=getattr(pa, kind)()) for name, kind in COLUMNS})
     table = pa.concat_tables(tables)
@@ -103,7 +106,27 @@ def read_table(
         mask = upper if mask is None else pc.and_(mask, upper)
     if mask is not None:
         table = table.filter(mask)
+    if rolled and len(tables) > rolled:
+        table = _unique(table)
     return table.sort_by([("time", "ascending"), ("id", "ascending")])
+
+
+def _unique(table: pa.Table) -> pa.Table:
+    """``table`` without repeated (id, variant, shadow) rows."""
+    import pyarrow as pa
+
+    seen: set[tuple[str, str, bool]] = set()
+    keep = []
+    keys = zip(
+        table["id"].to_pylist(),
+        table["variant"].to_pylist(),
+        table["shadow"].to_pylist(),
+        strict=True,
+    )
+    for key in keys:
+        keep.append(key not in seen)
+        seen.add(key)
+    return table.filter(pa.array(keep))
 
 
 def predictions(

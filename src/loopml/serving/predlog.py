@@ -35,6 +35,7 @@ from ..clock import now_ms
 from ..store import Store
 
 WAL_SUFFIX = ".jsonl"
+_ACTIVE: set[Path] = set()  # write-ahead files open in this process
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,9 @@ class PredictionLog:
             lines.extend(_lines(self._queue.popleft(), self.deployment))
         if self._wal is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._wal = self.directory / f"{os.getpid()}-{now_ms()}{WAL_SUFFIX}"
+            name = f"{os.getpid()}-{now_ms()}-{os.urandom(3).hex()}{WAL_SUFFIX}"
+            self._wal = self.directory / name
+            _ACTIVE.add(self._wal)
             self._wal_started = time.monotonic()
         with open(self._wal, "ab") as handle:
             handle.write(b"".join(lines))
@@ -140,6 +143,7 @@ class PredictionLog:
         if self._wal is None:
             return
         roll_file(self.store, self.deployment, self._wal)
+        _ACTIVE.discard(self._wal)
         self._wal = None
         self._wal_rows = 0
 
@@ -155,10 +159,12 @@ def recover(store: Store, deployment: str) -> int:
         return 0
     rows = 0
     for path in sorted(directory.glob("*" + WAL_SUFFIX)):
-        pid = _pid_of(path)
-        if pid is not None and pid != os.getpid() and _alive(pid):
+        if path in _ACTIVE:  # a log of this process is writing it
             continue
-        if pid == os.getpid():
+        pid = _pid_of(path)
+        # A file of this pid that no log here writes is a predecessor's: a container's
+        # server is pid 1 again after every restart.
+        if pid is not None and pid != os.getpid() and _alive(pid):
             continue
         rows += roll_file(store, deployment, path)
     return rows

@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from ..errors import InvalidInput
+from ..errors import Conflict, InvalidInput
 from .app import ScoringService, ServerSettings, build_app
 from .predlog import PredictionLog
 from .runtime import FolderSource, Runtime, StoreSource
@@ -42,7 +42,14 @@ def deployment_for(store: Any, model: str | None, deployment: str | None) -> str
             hint="register it: loopml models register NAME " + model,
         )
     name = check_deployment_name(deployment or ref.name)
-    ensure(store, name, str(ref))
+    serving = ensure(store, name, str(ref)).spec.variants
+    if [(v.model, v.weight) for v in serving] != [(str(ref), 100)]:
+        shown = ", ".join(f"{v.name}={v.model}:{v.weight}%" for v in serving)
+        raise Conflict(
+            f"deployment '{name}' exists and serves {shown}, not {ref}",
+            hint=f"serve it as it is: loopml serve --deployment {name}; or give this model "
+            "its own deployment: loopml serve MODEL --deployment NEW-NAME",
+        )
     return name
 
 
