@@ -184,6 +184,13 @@ class ScoringService:
         served = routing.live[0] if routing.live else None
         columns = served.scorer.columns if served else None
         if protocol == "oip":
+            _require_json(request)
+            if "inference-header-content-length" in request.headers:
+                raise InvalidInput(
+                    "binary tensor data (the OIP binary extension) is not supported",
+                    hint="send tensors as JSON: with tritonclient, pass binary_data=False to "
+                    "set_data_from_numpy and to InferRequestedOutput",
+                )
             rows, request_id, wanted = parse_oip(_json(body), columns)
         elif _content_type(request) == "text/csv":
             rows = parse_csv(_text(body))

@@ -40,7 +40,8 @@ LATENCY_BUCKETS = (
     1.0,
     2.5,
 )
-PREDICTION_BUCKETS = (-1.0, 0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 2.0, 5.0, 10.0, 100.0, 1000.0)
+# No negative bounds: prometheus_client drops a histogram's _sum when a bucket is negative.
+PREDICTION_BUCKETS = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 2.0, 5.0, 10.0, 100.0, 1000.0)
 
 
 @dataclass

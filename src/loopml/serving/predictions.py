@@ -21,7 +21,7 @@ from ..clock import now_ms
 from ..errors import InvalidInput
 from ..store import Store
 from ..store.schema import prediction_feedback, prediction_segments
-from .predlog import COLUMNS, WAL_SUFFIX, read_wal, records_table, wal_directory
+from .predlog import COLUMNS, WAL_SUFFIX, wal_directory, wal_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,9 +78,9 @@ def read_table(
     directory = wal_directory(store, deployment)
     if directory.is_dir():
         for path in sorted(directory.glob("*" + WAL_SUFFIX)):
-            records = read_wal(path)
-            if records:
-                tables.append(records_table(records))
+            table = wal_table(path)
+            if table is not None:
+                tables.append(table)
     rolled = len(tables)
     with store.read() as connection:
         query = select(prediction_segments.c.blob).where(

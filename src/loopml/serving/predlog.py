@@ -19,15 +19,13 @@ What survives what:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -38,9 +36,12 @@ WAL_SUFFIX = ".jsonl"
 _ACTIVE: set[Path] = set()  # write-ahead files open in this process
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    """One scored request as the handler hands it over: cheap to build, no conversion."""
+class LogEntry(NamedTuple):
+    """One scored request as the handler hands it over: cheap to build, no conversion.
+
+    The write-ahead file holds one JSON line per entry (not per row), so the writer pays
+    one serialisation per request; rows are expanded when the file is rolled or read.
+    """
 
     request_id: str
     time: int  # ms since the epoch
@@ -126,8 +127,11 @@ class PredictionLog:
         if not self._queue:
             return
         lines: list[bytes] = []
+        rows = 0
         while self._queue:
-            lines.extend(_lines(self._queue.popleft(), self.deployment))
+            entry = self._queue.popleft()
+            lines.append(_line(entry))
+            rows += len(entry.outputs)
         if self._wal is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = f"{os.getpid()}-{now_ms()}-{os.urandom(3).hex()}{WAL_SUFFIX}"
@@ -136,8 +140,8 @@ class PredictionLog:
             self._wal_started = time.monotonic()
         with open(self._wal, "ab") as handle:
             handle.write(b"".join(lines))
-        self._wal_rows += len(lines)
-        self.rows_written += len(lines)
+        self._wal_rows += rows
+        self.rows_written += rows
 
     def _roll_locked(self) -> None:
         if self._wal is None:
@@ -179,11 +183,10 @@ def roll_file(store: Store, deployment: str, path: Path) -> int:
 
     from ..store.schema import prediction_segments
 
-    records = read_wal(path)
-    if not records:
+    table = wal_table(path)
+    if table is None:
         path.unlink(missing_ok=True)
         return 0
-    table = records_table(records)
     times = table.column("time").to_pylist()
     with tempfile.TemporaryDirectory(prefix="loopml-segment-") as tmp:
         target = Path(tmp) / "segment.parquet"
@@ -198,13 +201,13 @@ def roll_file(store: Store, deployment: str, path: Path) -> int:
                 deployment=deployment,
                 start_time=min(times),
                 end_time=max(times),
-                rows=len(records),
+                rows=table.num_rows,
                 blob=info.hash,
                 created_at=now_ms(),
             )
         )
     path.unlink(missing_ok=True)
-    return len(records)
+    return table.num_rows
 
 
 def read_wal(path: Path) -> list[dict[str, Any]]:
@@ -213,12 +216,19 @@ def read_wal(path: Path) -> list[dict[str, Any]]:
         data = path.read_bytes()
     except FileNotFoundError:
         return []
-    records = []
+    deployment = path.parent.name
+    records: list[dict[str, Any]] = []
     for line in data.split(b"\n"):
         if not line:
             continue
-        with contextlib.suppress(orjson.JSONDecodeError):
-            records.append(orjson.loads(line))
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(item, list) and len(item) == len(LogEntry._fields):
+            records.extend(_expand(LogEntry(*item), deployment))
+        elif isinstance(item, dict):  # one row already expanded
+            records.append(item)
     return records
 
 
@@ -238,24 +248,74 @@ COLUMNS = (
 )
 
 
-def records_table(records: list[dict[str, Any]]) -> Any:
+def wal_table(path: Path) -> Any:
+    """The rows of write-ahead file ``path`` as an Arrow table, built column by column
+    (None when it holds none); a torn last line (kill -9) is skipped."""
     import pyarrow as pa
 
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    deployment = path.parent.name
+    columns: dict[str, list[Any]] = {name: [] for name, _ in COLUMNS}
+    add = {name: values.append for name, values in columns.items()}
+    dumps = orjson.dumps
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(item, dict):  # one row already expanded
+            for name, _ in COLUMNS:
+                value = item[name]
+                add[name](dumps(value) if name in ("inputs", "outputs") else value)
+            continue
+        if not isinstance(item, list) or len(item) != len(LogEntry._fields):
+            continue
+        request_id, moment, variant, model, version, latency, names, rows, outputs, shadow = item
+        single = len(outputs) == 1
+        for index, (row, output) in enumerate(zip(rows, outputs, strict=False)):
+            add["id"](request_id if single else f"{request_id}:{index}")
+            add["request_id"](request_id)
+            add["row"](index)
+            add["time"](moment)
+            add["deployment"](deployment)
+            add["variant"](variant)
+            add["model"](model)
+            add["version"](version)
+            add["latency_ms"](latency)
+            add["shadow"](shadow)
+            add["inputs"](dumps(dict(zip(names, row, strict=False))))
+            add["outputs"](dumps(output))
+    if not columns["id"]:
+        return None
     arrays = {}
     for name, kind in COLUMNS:
-        values = [r[name] for r in records]
-        if name in ("inputs", "outputs"):
-            values = [orjson.dumps(v).decode() for v in values]
-        arrays[name] = pa.array(values, type=getattr(pa, kind)())
+        if name in ("inputs", "outputs"):  # JSON bytes; Arrow checks the UTF-8 in C
+            arrays[name] = pa.array(columns[name], type=pa.binary()).cast(pa.string())
+        else:
+            arrays[name] = pa.array(columns[name], type=getattr(pa, kind)())
     return pa.table(arrays)
 
 
-def _lines(entry: LogEntry, deployment: str) -> list[bytes]:
-    import numpy as np
+def _line(entry: LogEntry) -> bytes:
+    return orjson.dumps(tuple(entry), option=orjson.OPT_SERIALIZE_NUMPY, default=_plain) + b"\n"
 
-    rows = entry.rows.tolist() if isinstance(entry.rows, np.ndarray) else entry.rows
-    outputs = entry.outputs.tolist() if isinstance(entry.outputs, np.ndarray) else entry.outputs
-    columns = list(entry.columns)
+
+def _plain(value: Any) -> Any:
+    """What orjson cannot write itself: object arrays, numpy scalars, timestamps."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _expand(entry: LogEntry, deployment: str) -> list[dict[str, Any]]:
+    rows, outputs, columns = entry.rows, entry.outputs, list(entry.columns)
     single = len(rows) == 1
     lines = []
     for index, (row, output) in enumerate(zip(rows, outputs, strict=False)):
@@ -273,7 +333,7 @@ def _lines(entry: LogEntry, deployment: str) -> list[bytes]:
             "inputs": dict(zip(columns, row, strict=False)),
             "outputs": output,
         }
-        lines.append(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+        lines.append(record)
     return lines
 
 

@@ -228,6 +228,8 @@ def parse_invocations(body: Any) -> Rows:
         return _records(value, key)
     if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
         return Rows(None, value)
+    if isinstance(value, list) and not value:
+        raise InvalidInput("the request holds no rows", hint="send at least one row")
     raise InvalidInput(
         f"'{key}' must be a list of rows, a list of records or an object of columns",
         hint=f'e.g. {{"{key}": [[1.0, 2.0]]}}',
@@ -278,20 +280,26 @@ def _columns(value: dict[str, Any], key: str) -> Rows:
 
 def parse_csv(text: str) -> Rows:
     """Rows of a CSV body with a header line (MLflow's ``text/csv``)."""
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InvalidInput("the CSV body is empty", hint="send a header line and rows") from None
+    # newline="" lets the csv module see \r, \n and \r\n line endings alike.
+    reader = csv.reader(io.StringIO(text, newline=""))
     rows = []
-    for number, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise InvalidInput(
-                f"CSV line {number} has {len(row)} fields; the header has {len(header)}"
-            )
-        rows.append([_csv_value(v) for v in row])
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise InvalidInput("the CSV body is empty", hint="send a header line and rows")
+        for number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise InvalidInput(
+                    f"CSV line {number} has {len(row)} fields; the header has {len(header)}"
+                )
+            rows.append([_csv_value(v) for v in row])
+    except csv.Error as error:
+        raise InvalidInput(
+            f"the CSV body does not parse: {error}",
+            hint="send a header line, then one line per row, fields separated by commas",
+        ) from None
     return Rows(header, rows)
 
 

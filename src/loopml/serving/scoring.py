@@ -112,7 +112,7 @@ class Scorer:
         return pd.DataFrame.from_records(values, columns=columns)
 
     def _check_nulls(self, array: np.ndarray) -> None:
-        if self._nullable.all():
+        if self._nullable.all() or not np.isnan(array.sum()):  # one pass when none is NaN
             return
         missing = np.isnan(array).any(axis=0) & ~self._nullable
         if missing.any():
