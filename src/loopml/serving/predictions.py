@@ -21,7 +21,7 @@ from ..clock import now_ms
 from ..errors import InvalidInput
 from ..store import Store
 from ..store.schema import prediction_feedback, prediction_segments
-from .predlog import COLUMNS, WAL_SUFFIX, wal_directory, wal_table
+from .predlog import COLUMNS, INPUT_PREFIX, PREDICTION, WAL_SUFFIX, wal_directory, wal_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,8 +96,9 @@ def read_table(
         with store.blobs.open(digest) as handle:
             tables.append(pq.read_table(handle))
     if not tables:
-        return pa.table({name: pa.array([], type=getattr(pa, kind)()) for name, kind in COLUMNS})
-    table = pa.concat_tables(tables)
+        empty = {name: pa.array([], type=getattr(pa, kind)()) for name, kind in COLUMNS}
+        return pa.table({**empty, PREDICTION: pa.array([], type=pa.float64())})
+    table = pa.concat_tables(tables, promote_options="permissive")
     mask = None
     if since is not None:
         mask = pc.greater_equal(table["time"], since)
@@ -158,11 +159,15 @@ def predictions(
         frame = frame[frame["shadow"] == shadow]
     frame = frame.reset_index(drop=True)
     frame["time"] = pd.to_datetime(frame["time"], unit="ms", utc=True)
-    frame["prediction"] = [orjson.loads(v) for v in frame.pop("outputs")]
-    if expand:
-        inputs = pd.DataFrame.from_records([orjson.loads(v) for v in frame.pop("inputs")])
-        inputs.index = frame.index
-        frame = pd.concat([frame, inputs], axis=1)
+    if expand:  # in.tenure -> tenure, unless that name is one of the log's own columns
+        fixed = {name for name, _ in COLUMNS} | {"prediction", "label"}
+        frame = frame.rename(
+            columns={
+                column: column[len(INPUT_PREFIX) :]
+                for column in frame.columns
+                if column.startswith(INPUT_PREFIX) and column[len(INPUT_PREFIX) :] not in fixed
+            }
+        )
     if labels:
         found = feedback_labels(store, deployment, frame["id"].tolist()) if len(frame) else {}
         frame["label"] = pd.Series([found.get(i) for i in frame["id"]], dtype=object)

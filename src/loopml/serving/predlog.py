@@ -243,14 +243,18 @@ COLUMNS = (
     ("version", "int32"),
     ("latency_ms", "float64"),
     ("shadow", "bool_"),
-    ("inputs", "string"),
-    ("outputs", "string"),
 )
+"""The columns every segment has; then one ``in.NAME`` column per input column, typed as
+the values came (float, integer, boolean, string), and ``prediction``. Typed columns are
+what monitoring reads: a window's feature statistics come straight from Arrow."""
+INPUT_PREFIX = "in."
+PREDICTION = "prediction"
 
 
 def wal_table(path: Path) -> Any:
-    """The rows of write-ahead file ``path`` as an Arrow table, built column by column
-    (None when it holds none); a torn last line (kill -9) is skipped."""
+    """The rows of write-ahead file ``path`` as an Arrow table (None when it holds none);
+    a torn last line (kill -9) is skipped. Requests with the same input columns are
+    gathered and turned into typed columns together."""
     import pyarrow as pa
 
     try:
@@ -258,9 +262,7 @@ def wal_table(path: Path) -> Any:
     except FileNotFoundError:
         return None
     deployment = path.parent.name
-    columns: dict[str, list[Any]] = {name: [] for name, _ in COLUMNS}
-    add = {name: values.append for name, values in columns.items()}
-    dumps = orjson.dumps
+    groups: dict[tuple[str, ...], _Group] = {}
     for line in data.split(b"\n"):
         if not line:
             continue
@@ -269,36 +271,80 @@ def wal_table(path: Path) -> Any:
         except orjson.JSONDecodeError:
             continue
         if isinstance(item, dict):  # one row already expanded
-            for name, _ in COLUMNS:
-                value = item[name]
-                add[name](dumps(value) if name in ("inputs", "outputs") else value)
+            inputs = item["inputs"]
+            group = groups.setdefault(tuple(inputs), _Group())
+            group.add_row(item, list(inputs.values()))
             continue
         if not isinstance(item, list) or len(item) != len(LogEntry._fields):
             continue
-        request_id, moment, variant, model, version, latency, names, rows, outputs, shadow = item
-        single = len(outputs) == 1
-        for index, (row, output) in enumerate(zip(rows, outputs, strict=False)):
-            add["id"](request_id if single else f"{request_id}:{index}")
-            add["request_id"](request_id)
-            add["row"](index)
-            add["time"](moment)
-            add["deployment"](deployment)
-            add["variant"](variant)
-            add["model"](model)
-            add["version"](version)
-            add["latency_ms"](latency)
-            add["shadow"](shadow)
-            add["inputs"](dumps(dict(zip(names, row, strict=False))))
-            add["outputs"](dumps(output))
-    if not columns["id"]:
+        entry = LogEntry(*item)
+        groups.setdefault(tuple(entry.columns), _Group()).add(entry)
+    tables = [group.table(names, deployment) for names, group in groups.items() if group.ids]
+    if not tables:
         return None
-    arrays = {}
-    for name, kind in COLUMNS:
-        if name in ("inputs", "outputs"):  # JSON bytes; Arrow checks the UTF-8 in C
-            arrays[name] = pa.array(columns[name], type=pa.binary()).cast(pa.string())
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+
+
+class _Group:
+    """Rows of requests that sent the same input columns, gathered column by column."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.fixed: dict[str, list[Any]] = {name: [] for name, _ in COLUMNS[1:]}
+        self.rows: list[Any] = []
+        self.outputs: list[Any] = []
+
+    def add(self, entry: LogEntry) -> None:
+        count = len(entry.outputs)
+        if count == 1:
+            self.ids.append(entry.request_id)
         else:
-            arrays[name] = pa.array(columns[name], type=getattr(pa, kind)())
-    return pa.table(arrays)
+            self.ids.extend(f"{entry.request_id}:{index}" for index in range(count))
+        fixed = self.fixed
+        fixed["request_id"].extend([entry.request_id] * count)
+        fixed["row"].extend(range(count))
+        for name in ("time", "variant", "model", "version", "latency_ms", "shadow"):
+            fixed[name].extend([getattr(entry, name)] * count)
+        self.rows.extend(entry.rows)
+        self.outputs.extend(entry.outputs)
+
+    def add_row(self, record: dict[str, Any], values: list[Any]) -> None:
+        self.ids.append(record["id"])
+        for name in self.fixed:
+            if name != "deployment":
+                self.fixed[name].append(record[name])
+        self.rows.append(values)
+        self.outputs.append(record["outputs"])
+
+    def table(self, names: tuple[str, ...], deployment: str) -> Any:
+        import pyarrow as pa
+
+        arrays = {"id": pa.array(self.ids, type=pa.string())}
+        for name, kind in COLUMNS[1:]:
+            values = self.fixed[name] if name != "deployment" else [deployment] * len(self.ids)
+            arrays[name] = pa.array(values, type=getattr(pa, kind)())
+        by_column = list(zip(*self.rows, strict=False)) if self.rows else []
+        for index, name in enumerate(names):
+            arrays[INPUT_PREFIX + str(name)] = _typed(by_column[index])
+        arrays[PREDICTION] = _typed(self.outputs)
+        return pa.table(arrays)
+
+
+def _typed(values: Any) -> Any:
+    """An Arrow column of ``values`` with the type they share; JSON text when they share
+    none, or are lists (class probabilities, embeddings)."""
+    import pyarrow as pa
+
+    try:
+        array = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        array = None
+    if array is None or pa.types.is_nested(array.type):
+        return pa.array(
+            [None if v is None else orjson.dumps(v, default=str).decode() for v in values],
+            type=pa.string(),
+        )
+    return array
 
 
 def _line(entry: LogEntry) -> bytes:
