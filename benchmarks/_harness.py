@@ -382,6 +382,45 @@ def run_parent(parent_main: Any, args: Any) -> int:
         return 2
 
 
+def peer_report(
+    args: Any,
+    console: Any,
+    *,
+    started: float,
+    load_at_start: tuple[float, ...],
+    sizes: dict[str, Any],
+    targets: dict[str, Any],
+    rows: list[dict[str, Any]],
+    raw: dict[str, Any],
+    problems: list[str],
+    **extra: Any,
+) -> dict[str, Any]:
+    """Print the machine line and build the JSON report of a run against a peer: the
+    sizes, targets, provenance, load averages, the table, missed targets and raw figures;
+    ``extra`` (the peer's version, library versions) goes in beside them."""
+    load_at_end = os.getloadavg()
+    console.print(
+        f"  machine: {os.cpu_count()} CPUs, 1-minute load average {load_at_start[0]:.2f} at "
+        f"the start, {load_at_end[0]:.2f} at the end; the run took "
+        f"{(time.perf_counter() - started) / 60:.1f} min"
+    )
+    return {
+        "mode": "quick" if args.quick else "full",
+        "sizes": sizes,
+        "targets": targets,
+        **provenance(),
+        **extra,
+        "load_average": {"start": load_at_start, "end": load_at_end},
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "table": rows,
+        "missed_targets": [
+            f"{row['case']} ({row['detail']})" for row in rows if row["passed"] is False
+        ],
+        "problems": problems,
+        "raw": raw,
+    }
+
+
 def finish(report: dict[str, Any], name: str, console: Any) -> int:
     """Write ``report`` to ``benchmarks/results/NAME.json`` (``NAME-quick.json`` for a
     quick run), print its failed checks and missed targets, and return the exit status:

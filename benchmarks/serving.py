@@ -99,8 +99,8 @@ from _harness import (
     finish,
     loopml_env,
     loopml_version,
+    peer_report,
     progress_display,
-    provenance,
     quiet_run,
     report_console,
     script_parser,
@@ -1078,28 +1078,19 @@ def parent_main(args: argparse.Namespace) -> int:
     print_table(rows, console, title)
     print_notes(raw, console)
     print_profile(raw, console)
-    load_at_end = os.getloadavg()
-    console.print(
-        f"  machine: {os.cpu_count()} CPUs, 1-minute load average {load_at_start[0]:.2f} at "
-        f"the start, {load_at_end[0]:.2f} at the end; the run took "
-        f"{(time.perf_counter() - started) / 60:.1f} min"
+    report = peer_report(
+        args,
+        console,
+        started=started,
+        load_at_start=load_at_start,
+        sizes=sizes,
+        targets=TARGETS,
+        rows=rows,
+        raw=raw,
+        problems=problems,
+        mlflow_version=MLFLOW_VERSION,
+        library_versions=versions,
     )
-
-    missed = [f"{row['case']} ({row['detail']})" for row in rows if row["passed"] is False]
-    report = {
-        "mode": "quick" if args.quick else "full",
-        "sizes": sizes,
-        "targets": TARGETS,
-        **provenance(),
-        "mlflow_version": MLFLOW_VERSION,
-        "library_versions": versions,
-        "load_average": {"start": load_at_start, "end": load_at_end},
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "table": rows,
-        "missed_targets": missed,
-        "problems": problems,
-        "raw": raw,
-    }
     return finish(report, "serving", console)
 
 

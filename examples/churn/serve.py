@@ -32,6 +32,7 @@ from loopml.serving import deployments
 
 HERE = Path(__file__).parent
 NAME = "churn-prod"
+RELOAD = ("--reload-interval", "0.5")  # the A/B split below is picked up within 0.5 s
 
 
 def main() -> None:
@@ -46,7 +47,7 @@ def main() -> None:
     port = _free_port()
     loopml_cli = str(Path(sys.executable).with_name("loopml"))
     server = subprocess.Popen(
-        [loopml_cli, "serve", "--deployment", NAME, "--port", str(port), "--reload-interval", "0.5"],
+        [loopml_cli, "serve", "--deployment", NAME, "--port", str(port), *RELOAD],
         cwd=HERE,
         start_new_session=True,
     )
@@ -85,7 +86,7 @@ def _score(base: str, rows: pd.DataFrame, customers: pd.Series) -> list[tuple[in
     for position, (record, customer) in enumerate(
         zip(rows.to_dict("records"), customers, strict=True)
     ):
-        reply, headers = _post(
+        _, headers = _post(
             base + "/invocations",
             {"dataframe_records": [record]},
             {"X-User-Id": str(customer)},

@@ -18,6 +18,7 @@ from typing import BinaryIO
 from blake3 import blake3
 
 from ..errors import InvalidInput, StoreReadOnly
+from ..processes import pid_alive
 from .hashing import CHUNK_SIZE, copy_file, hash_bytes, hash_file, hash_stream, is_hash
 from .types import BlobInfo, copy_verified, corrupt_blob, missing_blob
 
@@ -169,7 +170,7 @@ class LocalBlobStore:
             except FileNotFoundError:
                 continue
             ours = writer_host == host and pid_text.isdigit()
-            dead = ours and not _pid_alive(int(pid_text))
+            dead = ours and not pid_alive(int(pid_text))
             if dead or old:
                 tmp.unlink(missing_ok=True)
                 removed.append(tmp.name)
@@ -192,16 +193,6 @@ class LocalBlobStore:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp, 0o444)  # blobs are immutable; guard against accidental edits
         os.replace(tmp, final)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _stamp(stat: os.stat_result) -> tuple[int, int, int]:

@@ -102,20 +102,7 @@ def score_file(
             writer = writer or _writer(partial, out.schema, file_format(output))
             writer.write_table(out)
             if log is not None:
-                log.append(
-                    LogEntry(
-                        f"{now_ms():012x}{os.urandom(4).hex()}",
-                        now_ms(),
-                        "batch",
-                        name,
-                        version,
-                        0.0,
-                        list(frame.columns),
-                        frame.to_numpy(dtype=object),
-                        predictions,
-                    )
-                )
-                log.roll()  # one segment per chunk: memory stays at one chunk
+                _log_chunk(log, name, version, frame, predictions)
             rows += len(frame)
             chunks += 1
             if on_progress is not None:
@@ -176,21 +163,7 @@ def score_on_dask(
         log = PredictionLog(store, logged, roll_rows=10**12, roll_interval=10**9)
         for batch in _read(output, 100_000):
             part = batch.to_pandas()
-            predictions = part.pop(PREDICTION).to_numpy()
-            log.append(
-                LogEntry(
-                    f"{now_ms():012x}{os.urandom(4).hex()}",
-                    now_ms(),
-                    "batch",
-                    name,
-                    version,
-                    0.0,
-                    list(part.columns),
-                    part.to_numpy(dtype=object),
-                    predictions,
-                )
-            )
-            log.roll()
+            _log_chunk(log, name, version, part, part.pop(PREDICTION).to_numpy())
     return BatchResult(
         source, output, rows, chunks, f"{name}/{version}", time.perf_counter() - started, logged
     )
@@ -209,6 +182,25 @@ def _predict(scorer: Scorer, frame: Any, where: str) -> Any:
             f"{where}: the model failed: {type(error).__name__}: {error}",
             hint="check those rows' values against the model's training data",
         ) from None
+
+
+def _log_chunk(log: PredictionLog, model: str, version: int, frame: Any, outputs: Any) -> None:
+    """Log a scored chunk as one request of variant ``batch``, in a segment of its own
+    (memory stays at one chunk)."""
+    log.append(
+        LogEntry(
+            f"{now_ms():012x}{os.urandom(4).hex()}",
+            now_ms(),
+            "batch",
+            model,
+            version,
+            0.0,
+            list(frame.columns),
+            frame.to_numpy(dtype=object),
+            outputs,
+        )
+    )
+    log.roll()
 
 
 def _score_partition(frame: Any, model: LoadedModel) -> Any:

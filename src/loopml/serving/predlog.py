@@ -23,13 +23,14 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
 
 from ..clock import now_ms
+from ..processes import pid_alive
 from ..store import Store
 
 WAL_SUFFIX = ".jsonl"
@@ -168,7 +169,7 @@ def recover(store: Store, deployment: str) -> int:
         pid = _pid_of(path)
         # A file of this pid that no log here writes is a predecessor's: a container's
         # server is pid 1 again after every restart.
-        if pid is not None and pid != os.getpid() and _alive(pid):
+        if pid is not None and pid != os.getpid() and pid_alive(pid):
             continue
         rows += roll_file(store, deployment, path)
     return rows
@@ -211,13 +212,24 @@ def roll_file(store: Store, deployment: str, path: Path) -> int:
 
 
 def read_wal(path: Path) -> list[dict[str, Any]]:
-    """The complete records of a write-ahead file; a torn last line (kill -9) is skipped."""
+    """The rows of a write-ahead file as records; a torn last line (kill -9) is skipped."""
+    deployment = path.parent.name
+    records: list[dict[str, Any]] = []
+    for item in _items(path):
+        if isinstance(item, dict):  # one row already expanded
+            records.append(item)
+        else:
+            records.extend(_expand(item, deployment))
+    return records
+
+
+def _items(path: Path) -> Iterator[LogEntry | dict[str, Any]]:
+    """Each complete line of a write-ahead file: an entry, or a row written as a record.
+    A torn line (kill -9 mid-write) or a missing file yields nothing."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return []
-    deployment = path.parent.name
-    records: list[dict[str, Any]] = []
+        return
     for line in data.split(b"\n"):
         if not line:
             continue
@@ -225,11 +237,10 @@ def read_wal(path: Path) -> list[dict[str, Any]]:
             item = orjson.loads(line)
         except orjson.JSONDecodeError:
             continue
-        if isinstance(item, list) and len(item) == len(LogEntry._fields):
-            records.extend(_expand(LogEntry(*item), deployment))
-        elif isinstance(item, dict):  # one row already expanded
-            records.append(item)
-    return records
+        if isinstance(item, dict):
+            yield item
+        elif isinstance(item, list) and len(item) == len(LogEntry._fields):
+            yield LogEntry(*item)
 
 
 COLUMNS = (
@@ -257,28 +268,14 @@ def wal_table(path: Path) -> Any:
     gathered and turned into typed columns together."""
     import pyarrow as pa
 
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
     deployment = path.parent.name
     groups: dict[tuple[str, ...], _Group] = {}
-    for line in data.split(b"\n"):
-        if not line:
-            continue
-        try:
-            item = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
+    for item in _items(path):
         if isinstance(item, dict):  # one row already expanded
             inputs = item["inputs"]
-            group = groups.setdefault(tuple(inputs), _Group())
-            group.add_row(item, list(inputs.values()))
-            continue
-        if not isinstance(item, list) or len(item) != len(LogEntry._fields):
-            continue
-        entry = LogEntry(*item)
-        groups.setdefault(tuple(entry.columns), _Group()).add(entry)
+            groups.setdefault(tuple(inputs), _Group()).add_row(item, list(inputs.values()))
+        else:
+            groups.setdefault(tuple(item.columns), _Group()).add(item)
     tables = [group.table(names, deployment) for names, group in groups.items() if group.ids]
     if not tables:
         return None
@@ -386,16 +383,6 @@ def _expand(entry: LogEntry, deployment: str) -> list[dict[str, Any]]:
 def _pid_of(path: Path) -> int | None:
     head = path.name.split("-", 1)[0]
     return int(head) if head.isdigit() else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _warn(message: str) -> None:
