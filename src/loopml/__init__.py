@@ -53,13 +53,14 @@ _EXPORTS: dict[str, str] = {
     "feedback": "loopml.serving.sdk",
 }
 # Subpackages reachable as attributes (``loopml.models.save``) without an explicit import.
-_SUBPACKAGES = frozenset({"data", "models", "registry", "serving"})
+_SUBPACKAGES = frozenset({"data", "models", "monitoring", "registry", "serving"})
 
 __all__ = sorted([*_EXPORTS, *_SUBPACKAGES, "__version__"])
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from . import data as data
     from . import models as models
+    from . import monitoring as monitoring
     from . import registry as registry
     from . import serving as serving
     from .errors import LoopmlError as LoopmlError

@@ -1,0 +1,126 @@
+"""Drift tests chosen by kind and size, effect sizes, and the report's handling of broken
+feeds: missing and retyped columns, all-null and constant columns."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from loopml.errors import InvalidInput
+from loopml.monitoring import DriftOptions, feature_drift, psi, report
+
+
+def _frame(rows: int, seed: int, shift: float = 0.0, plans: tuple[float, ...] = (0.5, 0.3, 0.2)):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "tenure": rng.normal(24 + shift, 6, rows),
+            "calls": rng.poisson(2 + shift / 6, rows).astype(float),
+            "plan": rng.choice(["basic", "plus", "pro"], rows, p=list(plans)),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "numeric_test", "categorical_test"),
+    [(500, "ks", "chi_square"), (5000, "wasserstein", "jensen_shannon")],
+)
+def test_the_test_follows_the_kind_and_the_sample_size(
+    rows: int, numeric_test: str, categorical_test: str
+) -> None:
+    result = report(_frame(rows, 0), _frame(rows, 1))
+    assert result.features["tenure"].test == numeric_test
+    assert result.features["plan"].test == categorical_test
+    assert not result.dataset_drift
+    assert result.drifted == []
+
+
+@pytest.mark.parametrize("rows", [500, 5000])
+def test_a_shifted_population_is_flagged_with_its_effect_sizes(rows: int) -> None:
+    result = report(_frame(rows, 0), _frame(rows, 1, shift=6, plans=(0.2, 0.3, 0.5)))
+    assert set(result.drifted) == {"tenure", "calls", "plan"}
+    assert result.dataset_drift and result.drift_share == 1.0
+    tenure = result.features["tenure"]
+    assert tenure.effect_sizes["wasserstein_normed"] == pytest.approx(1.0, abs=0.15)
+    assert tenure.effect_sizes["psi"] > 0.2
+    assert result.features["plan"].effect_sizes["l_infinity"] == pytest.approx(0.3, abs=0.05)
+
+
+def test_large_undrifted_samples_are_not_all_flagged() -> None:
+    # A p-value test would call tiny differences significant at this size; distances do not.
+    result = report(_frame(200_000, 0), _frame(200_000, 1, shift=0.05))
+    assert result.drifted == []
+
+
+def test_per_feature_thresholds_override_the_default() -> None:
+    reference, current = _frame(5000, 0), _frame(5000, 1, shift=0.4)
+    default = report(reference, current)
+    strict = report(reference, current, options=DriftOptions(per_feature={"tenure": 0.03}))
+    assert not default.features["tenure"].drift_detected
+    assert strict.features["tenure"].drift_detected
+    assert strict.features["tenure"].threshold == 0.03
+
+
+def test_broken_feeds_are_reported_not_raised() -> None:
+    reference = _frame(300, 0).assign(constant=1.0, empty=np.nan, gone=2.0)
+    current = _frame(300, 1)
+    current["calls"] = current["calls"].astype(str) + " calls"  # retyped upstream
+    current["constant"] = 1.0
+    current["empty"] = np.nan
+    current["new"] = 0
+    result = report(reference, current)
+    assert result.schema_problems == [
+        "column 'calls' was numeric in the reference and is categorical now",
+        "column 'gone' is missing from the current data",
+        "columns not in the reference: new",
+    ]
+    assert "calls" not in result.features and "empty" not in result.features
+    assert result.quality["empty"].all_null
+    assert result.quality["constant"].constant
+    assert not result.features["constant"].drift_detected
+    document = json.loads(result.to_json())
+    assert document["features"]["tenure"]["test"] == "ks"
+    assert document["quality"]["plan"]["unseen_categories"] == 0.0
+
+
+def test_quality_counts_missing_out_of_range_and_unseen_values() -> None:
+    reference = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "c": ["a", "b", "a", "b"]})
+    current = pd.DataFrame({"x": [2.0, 9.0, None, -1.0], "c": ["a", "z", "z", None]})
+    quality = report(reference, current).quality
+    assert quality["x"].missing_current == 0.25
+    assert quality["x"].out_of_range == pytest.approx(2 / 3)
+    assert quality["c"].unseen_categories == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"current": pd.DataFrame({"tenure": []})}, "current data holds no rows"),
+        ({"options": DriftOptions(per_feature={"nope": 0.1})}, "unknown column"),
+        ({"columns": ["nope"]}, "reference has no column 'nope'"),
+    ],
+)
+def test_bad_input_names_the_problem(kwargs: dict, message: str) -> None:
+    arguments = {"reference": _frame(100, 0), "current": _frame(100, 1), **kwargs}
+    with pytest.raises(InvalidInput, match=message):
+        report(**arguments)
+
+
+@pytest.mark.parametrize("bad", [{"p_value": 0}, {"distance": -1}, {"dataset_share": 2}])
+def test_bad_thresholds_are_refused(bad: dict) -> None:
+    with pytest.raises(InvalidInput):
+        DriftOptions(**bad)
+
+
+def test_psi_is_zero_for_the_same_sample_and_grows_with_the_shift() -> None:
+    rng = np.random.default_rng(0)
+    sample = rng.normal(size=10_000)
+    assert psi(sample, sample) == pytest.approx(0.0, abs=1e-9)
+    assert psi(sample, sample + 0.5) < psi(sample, sample + 1.0)
+
+
+def test_a_side_without_values_has_no_test() -> None:
+    assert feature_drift("x", pd.Series([1.0, 2.0]), pd.Series([np.nan, np.nan])) is None
