@@ -122,5 +122,24 @@ def test_psi_is_zero_for_the_same_sample_and_grows_with_the_shift() -> None:
     assert psi(sample, sample + 0.5) < psi(sample, sample + 1.0)
 
 
+@pytest.mark.parametrize("rows", [500, 5000])
+def test_bins_explain_the_drift(rows: int) -> None:
+    result = report(_frame(rows, 0), _frame(rows, 1, shift=6, plans=(0.2, 0.3, 0.5)))
+    tenure = result.features["tenure"].bins
+    assert len(tenure["labels"]) == len(tenure["reference"]) == 10
+    assert sum(tenure["reference"]) == pytest.approx(1.0)
+    assert sum(tenure["current"]) == pytest.approx(1.0)
+    assert sum(tenure["contribution"]) == pytest.approx(
+        result.features["tenure"].effect_sizes["psi"]
+    )
+    # The population moved up: the top decile of the reference holds most of it now.
+    assert tenure["current"][-1] == max(tenure["current"]) > 0.3
+    assert tenure["labels"][-1].startswith("≥")
+    plan = result.features["plan"].bins
+    assert max(plan["contribution"]) == pytest.approx(
+        result.features["plan"].effect_sizes["l_infinity"]
+    )
+
+
 def test_a_side_without_values_has_no_test() -> None:
     assert feature_drift("x", pd.Series([1.0, 2.0]), pd.Series([np.nan, np.nan])) is None

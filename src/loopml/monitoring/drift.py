@@ -19,6 +19,7 @@ the Jensen-Shannon distance and the L-infinity distance (TFDV's) for categories.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,10 @@ class FeatureDrift:
     effect_sizes: dict[str, float]
     reference_rows: int
     current_rows: int
+    bins: dict[str, list[Any]] = field(default_factory=dict)
+    """The two distributions side by side, for pictures and for explaining the drift:
+    ``labels`` (reference deciles, or categories), ``reference`` and ``current`` shares,
+    and each bin's ``contribution`` to the PSI (numeric) or to the L-infinity gap."""
 
     def to_dict(self) -> dict[str, Any]:
         return _finite(asdict(self))
@@ -111,20 +116,24 @@ def _numeric(
 ) -> FeatureDrift:
     from scipy import stats
 
-    effects = {"wasserstein_normed": _normed_wasserstein(ref, cur), "psi": psi(ref, cur)}
+    bins = psi_bins(ref, cur)
+    effects = {
+        "wasserstein_normed": _normed_wasserstein(ref, cur),
+        "psi": float(sum(bins["contribution"])),
+    }
     if small:
         result = stats.ks_2samp(ref, cur)
         threshold = options.per_feature.get(column, options.p_value)
         statistic, p_value = float(result.statistic), float(result.pvalue)
         return FeatureDrift(
             column, "numeric", "ks", statistic, p_value, threshold, p_value < threshold,
-            effects, len(ref), len(cur),
+            effects, len(ref), len(cur), bins,
         )  # fmt: skip
     threshold = options.per_feature.get(column, options.distance)
     distance = effects["wasserstein_normed"]
     return FeatureDrift(
         column, "numeric", "wasserstein", distance, None, threshold, distance > threshold,
-        effects, len(ref), len(cur),
+        effects, len(ref), len(cur), bins,
     )  # fmt: skip
 
 
@@ -142,6 +151,7 @@ def _categorical(
         "jensen_shannon": float(jensenshannon(p, q, base=2)),
         "l_infinity": float(np.abs(p - q).max()),
     }
+    bins = _category_bins(categories, p, q)
     if small:
         # Expected counts from the reference shares; a category the reference never saw
         # gets a small share, so it counts against the current sample instead of
@@ -153,33 +163,65 @@ def _categorical(
         p_value = float(p_value)
         return FeatureDrift(
             column, "categorical", "chi_square", float(statistic), p_value, threshold,
-            p_value < threshold, effects, len(ref), len(cur),
+            p_value < threshold, effects, len(ref), len(cur), bins,
         )  # fmt: skip
     threshold = options.per_feature.get(column, options.distance)
     distance = effects["jensen_shannon"]
     return FeatureDrift(
         column, "categorical", "jensen_shannon", distance, None, threshold,
-        distance > threshold, effects, len(ref), len(cur),
+        distance > threshold, effects, len(ref), len(cur), bins,
     )  # fmt: skip
+
+
+MAX_CATEGORY_BINS = 20
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
     """Population stability index of ``current`` against ``reference``'s deciles."""
+    return float(sum(psi_bins(reference, current, bins)["contribution"]))
+
+
+def psi_bins(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> dict[str, list[Any]]:
+    """Both samples' shares in ``reference``'s quantile bins, and each bin's PSI term."""
     edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
     if len(edges) < 2:  # a constant reference: in or out of its one value
-        same_ref = 1.0
         same_cur = float(np.mean(current == edges[0]))
-        shares_ref = np.array([same_ref, 0.0])
+        shares_ref = np.array([1.0, 0.0])
         shares_cur = np.array([same_cur, 1 - same_cur])
+        labels = [f"= {edges[0]:.4g}", f"≠ {edges[0]:.4g}"]
     else:
         inner = edges[1:-1]
         shares_ref = np.bincount(np.searchsorted(inner, reference, side="right"),
                                  minlength=len(edges) - 1) / len(reference)  # fmt: skip
         shares_cur = np.bincount(np.searchsorted(inner, current, side="right"),
                                  minlength=len(edges) - 1) / len(current)  # fmt: skip
-    shares_ref = np.maximum(shares_ref, _EPSILON)
-    shares_cur = np.maximum(shares_cur, _EPSILON)
-    return float(np.sum((shares_cur - shares_ref) * np.log(shares_cur / shares_ref)))
+        labels = [f"< {edges[1]:.4g}"]
+        labels += [f"{low:.4g} – {high:.4g}" for low, high in itertools.pairwise(edges[1:-1])]
+        labels += [f"≥ {edges[-2]:.4g}"] if len(edges) > 2 else []
+    floor_ref = np.maximum(shares_ref, _EPSILON)
+    floor_cur = np.maximum(shares_cur, _EPSILON)
+    terms = (floor_cur - floor_ref) * np.log(floor_cur / floor_ref)
+    return {
+        "labels": labels[: len(terms)],
+        "reference": shares_ref.tolist(),
+        "current": shares_cur.tolist(),
+        "contribution": terms.tolist(),
+    }
+
+
+def _category_bins(categories: list[str], p: np.ndarray, q: np.ndarray) -> dict[str, list[Any]]:
+    """The categories with the largest shares (the rest as one), and each one's gap."""
+    order = np.argsort(-(p + q), kind="stable")
+    top = order[:MAX_CATEGORY_BINS]
+    labels = [categories[i] for i in top]
+    reference, current = p[top].tolist(), q[top].tolist()
+    if len(order) > MAX_CATEGORY_BINS:
+        rest = order[MAX_CATEGORY_BINS:]
+        labels.append(f"{len(rest)} others")
+        reference.append(float(p[rest].sum()))
+        current.append(float(q[rest].sum()))
+    gaps = [abs(a - b) for a, b in zip(current, reference, strict=True)]
+    return {"labels": labels, "reference": reference, "current": current, "contribution": gaps}
 
 
 def _normed_wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
