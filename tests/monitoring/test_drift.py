@@ -143,3 +143,17 @@ def test_bins_explain_the_drift(rows: int) -> None:
 
 def test_a_side_without_values_has_no_test() -> None:
     assert feature_drift("x", pd.Series([1.0, 2.0]), pd.Series([np.nan, np.nan])) is None
+
+
+def test_the_html_report_opens_offline_and_stays_small(tmp_path) -> None:
+    reference = _frame(200_000, 0)
+    current = _frame(200_000, 1, shift=6, plans=(0.2, 0.3, 0.5)).assign(plan="<b>pro</b>")
+    path = report(reference, current).save_html(tmp_path / "drift.html")
+    page = path.read_text(encoding="utf-8")
+    assert "<script src" not in page  # plotly.js is inlined
+    # A category is data: escaped for Plotly (which reads markup) inside escaped JSON.
+    assert "\\u0026lt;b\\u0026gt;pro" in page and "<b>pro</b>" not in page
+    assert page.count('data-chart="feature-') == 3
+    assert path.stat().st_size < 5_000_000
+    # The dataset card and each of the three drifted columns.
+    assert page.count('<span class="flag bad">drift</span>') == 4

@@ -12,7 +12,9 @@ feed rather than a moved population.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
@@ -76,6 +78,17 @@ class MonitorReport:
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **{"indent": 2, **kwargs})
+
+    def to_html(self, title: str = "Drift report") -> str:
+        """One self-contained page (plotly.js inlined; opens offline)."""
+        from .report_html import report_html
+
+        return report_html(self, title)
+
+    def save_html(self, path: str | os.PathLike[str], title: str = "Drift report") -> Path:
+        target = Path(path)
+        target.write_text(self.to_html(title), encoding="utf-8")
+        return target
 
 
 def report(
