@@ -47,6 +47,7 @@ EXPECTED_PAGES = {
     "errors.md",
     "models.md",
     "serving.md",
+    "monitoring.md",
 }
 
 _FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
