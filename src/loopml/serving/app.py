@@ -476,7 +476,7 @@ def build_app(service: ScoringService) -> Starlette:
                         "shape": [-1],
                     }
                 ],
-                "parameters": {"revision": routing.revision, "strategy": _strategy(routing)},
+                "parameters": {"revision": routing.revision, "strategy": routing.strategy},
             }
         )
 
@@ -527,7 +527,7 @@ def build_app(service: ScoringService) -> Starlette:
             {
                 "deployment": routing.deployment,
                 "revision": routing.revision,
-                "strategy": _strategy(routing),
+                "strategy": routing.strategy,
                 "variants": [v.to_dict() for v in routing.variants],
                 "canary": None
                 if routing.canary is None
@@ -611,13 +611,3 @@ _OIP_OF = {
     "string": "BYTES",
     "datetime": "BYTES",
 }
-
-
-def _strategy(routing: Routing) -> str:
-    if routing.canary is not None and routing.canary.status == "running":
-        return "canary"
-    if len(routing.live) > 1:
-        return "ab"
-    if routing.shadows:
-        return "shadow"
-    return "single"

@@ -65,6 +65,7 @@ class Routing:
     sticky: tuple[str, str] | None
     canary: Canary | None
     key: tuple[Any, ...]
+    strategy: str = "single"  # the spec's, as a person would describe it
 
     # Computed once per routing table, not per request (the table never changes).
     @cached_property
@@ -232,4 +233,6 @@ class Runtime:
         if spec.sticky:
             kind, _, name = spec.sticky.partition(":")
             sticky = (kind, name.lower() if kind == "header" else name)
-        return Routing(self.source.name, revision, tuple(served), sticky, spec.canary, key)
+        return Routing(
+            self.source.name, revision, tuple(served), sticky, spec.canary, key, spec.strategy
+        )
