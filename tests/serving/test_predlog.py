@@ -341,3 +341,20 @@ def test_the_log_rolls_into_segments(
     assert wal_files(store) == []
     total = sum(size for size, _, _ in steps)
     assert logged(store) == log.rows_written == total
+
+
+def test_a_file_read_while_it_is_rolled_is_not_counted_twice(store: Store, deployment: str) -> None:
+    # A reader that lists the write-ahead file, then the segment the file became, sees
+    # the rows twice; the segment names its file, so the file's copy is dropped.
+    log = PredictionLog(store, deployment)
+    log.append(entry("one", sample_rows(1)))
+    log.append(entry("three", sample_rows(3)))
+    log.flush()
+    (written,) = wal_files(store)
+    kept = written.read_bytes()
+    log.roll()
+    written.write_bytes(kept)  # the reader's view: the file still there, its segment too
+    assert logged(store) == 4
+    other = written.with_name(f"{dead_pid()}-{now_ms()}-abcdef.jsonl")
+    written.rename(other)  # a different file: its rows are not the segment's
+    assert logged(store) == 8

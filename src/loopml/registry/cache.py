@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from ..artifacts.hashing import hash_file
 from ..errors import NotFound
@@ -29,26 +29,32 @@ from .versions import resolve_version
 def manifest_hash_of(store: Store, ref: ModelRef | RunRef) -> tuple[str, str]:
     """(manifest blob hash, canonical URI) of a registered version or a run's model."""
     with store.read() as connection:
-        if isinstance(ref, RunRef):
-            run_id = resolve_run_id(connection, ref.run_id)
-            digest = connection.execute(
-                select(run_artifacts.c.blob).where(
-                    run_artifacts.c.run_id == run_id,
-                    run_artifacts.c.path == f"{ref.path}/{MANIFEST}",
-                )
-            ).scalar()
-            if digest is None:
-                raise NotFound(
-                    f"run {run_id[:8]} has no model at '{ref.path}'",
-                    hint="log one with loopml.models.log_model(model, 'model')",
-                )
-            return digest, f"runs:/{run_id}/{ref.path}"
-        number = resolve_version(connection, ref)
+        return manifest_hash_in(connection, ref)
+
+
+def manifest_hash_in(connection: Connection, ref: ModelRef | RunRef) -> tuple[str, str]:
+    """:func:`manifest_hash_of` inside the caller's transaction (a server resolves every
+    variant of a deployment in one snapshot)."""
+    if isinstance(ref, RunRef):
+        run_id = resolve_run_id(connection, ref.run_id)
         digest = connection.execute(
-            select(model_versions.c.manifest_blob).where(
-                model_versions.c.name == ref.name, model_versions.c.version == number
+            select(run_artifacts.c.blob).where(
+                run_artifacts.c.run_id == run_id,
+                run_artifacts.c.path == f"{ref.path}/{MANIFEST}",
             )
         ).scalar()
+        if digest is None:
+            raise NotFound(
+                f"run {run_id[:8]} has no model at '{ref.path}'",
+                hint="log one with loopml.models.log_model(model, 'model')",
+            )
+        return digest, f"runs:/{run_id}/{ref.path}"
+    number = resolve_version(connection, ref)
+    digest = connection.execute(
+        select(model_versions.c.manifest_blob).where(
+            model_versions.c.name == ref.name, model_versions.c.version == number
+        )
+    ).scalar()
     if digest is None:
         raise NotFound(f"model {ref.name}/{number} has no stored files")
     return digest, f"models:/{ref.name}/{number}"

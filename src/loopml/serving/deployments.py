@@ -132,7 +132,12 @@ def ensure(store: Store, name: str, model: str) -> Deployment:
 
 def get(store: Store, name: str) -> Deployment:
     with store.read() as connection:
-        row = _row(connection, name)
+        return read(connection, name)
+
+
+def read(connection: Connection, name: str) -> Deployment:
+    """:func:`get` inside the caller's transaction."""
+    row = _row(connection, name)
     if row is None:
         raise NotFound(
             f"deployment '{name}' does not exist",

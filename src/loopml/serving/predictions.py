@@ -21,7 +21,15 @@ from ..clock import now_ms
 from ..errors import InvalidInput
 from ..store import Store
 from ..store.schema import prediction_feedback, prediction_segments
-from .predlog import COLUMNS, INPUT_PREFIX, PREDICTION, WAL_SUFFIX, wal_directory, wal_table
+from .predlog import (
+    COLUMNS,
+    INPUT_PREFIX,
+    PREDICTION,
+    SOURCE_KEY,
+    WAL_SUFFIX,
+    wal_directory,
+    wal_table,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,15 +81,14 @@ def read_table(
     import pyarrow.parquet as pq
 
     # Write-ahead files first, segments second: a file rolled in between is then read
-    # twice (and deduplicated below) rather than missed.
-    tables = []
+    # twice rather than missed, and its segment names it, so its own copy is dropped.
+    pending = {}
     directory = wal_directory(store, deployment)
     if directory.is_dir():
         for path in sorted(directory.glob("*" + WAL_SUFFIX)):
             table = wal_table(path)
             if table is not None:
-                tables.append(table)
-    rolled = len(tables)
+                pending[path.name] = table
     with store.read() as connection:
         query = select(prediction_segments.c.blob).where(
             prediction_segments.c.deployment == deployment
@@ -90,11 +97,16 @@ def read_table(
             query = query.where(prediction_segments.c.end_time >= since)
         if until is not None:
             query = query.where(prediction_segments.c.start_time <= until)
-        blobs = connection.execute(query.order_by(prediction_segments.c.start_time)).scalars()
-        blobs = list(blobs)
+        blobs = list(connection.execute(query.order_by(prediction_segments.c.start_time)).scalars())
+    tables = []
     for digest in blobs:
         with store.blobs.open(digest) as handle:
-            tables.append(pq.read_table(handle))
+            segment = pq.read_table(handle)
+        source = (segment.schema.metadata or {}).get(SOURCE_KEY.encode())
+        if source is not None:
+            pending.pop(source.decode(), None)
+        tables.append(segment)
+    tables.extend(pending.values())
     if not tables:
         empty = {name: pa.array([], type=getattr(pa, kind)()) for name, kind in COLUMNS}
         return pa.table({**empty, PREDICTION: pa.array([], type=pa.float64())})
@@ -107,27 +119,7 @@ def read_table(
         mask = upper if mask is None else pc.and_(mask, upper)
     if mask is not None:
         table = table.filter(mask)
-    if rolled and len(tables) > rolled:
-        table = _unique(table)
     return table.sort_by([("time", "ascending"), ("id", "ascending")])
-
-
-def _unique(table: pa.Table) -> pa.Table:
-    """``table`` without repeated (id, variant, shadow) rows."""
-    import pyarrow as pa
-
-    seen: set[tuple[str, str, bool]] = set()
-    keep = []
-    keys = zip(
-        table["id"].to_pylist(),
-        table["variant"].to_pylist(),
-        table["shadow"].to_pylist(),
-        strict=True,
-    )
-    for key in keys:
-        keep.append(key not in seen)
-        seen.add(key)
-    return table.filter(pa.array(keep))
 
 
 def predictions(

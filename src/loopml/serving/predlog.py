@@ -34,6 +34,7 @@ from ..processes import pid_alive
 from ..store import Store
 
 WAL_SUFFIX = ".jsonl"
+SOURCE_KEY = "loopml.write_ahead_file"  # Parquet metadata: the file a segment was rolled from
 _ACTIVE: set[Path] = set()  # write-ahead files open in this process
 
 
@@ -191,6 +192,9 @@ def roll_file(store: Store, deployment: str, path: Path) -> int:
     times = table.column("time").to_pylist()
     with tempfile.TemporaryDirectory(prefix="loopml-segment-") as tmp:
         target = Path(tmp) / "segment.parquet"
+        # The segment names the file it came from, so a reader that saw the file too
+        # (rolled while it read) drops the file's copy of the rows.
+        table = table.replace_schema_metadata({SOURCE_KEY: path.name})
         pq.write_table(table, target, compression="zstd")
         info = store.blobs.put_file(target)
     from ..tracking.artifacts import insert_blobs

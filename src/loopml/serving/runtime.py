@@ -124,16 +124,18 @@ class StoreSource(Source):
         self.name = deployment
 
     def snapshot(self) -> tuple[int, DeploymentSpec, dict[str, tuple[str, int, str]]]:
-        from ..registry.cache import manifest_hash_of
-        from .deployments import get
+        from ..registry.cache import manifest_hash_in
+        from .deployments import read
 
-        deployment = get(self.store, self.name)
-        resolved = {}
-        for variant in deployment.spec.variants:
-            ref = parse_model_ref(variant.model)
-            assert isinstance(ref, ModelRef)
-            digest, uri = manifest_hash_of(self.store, ref)
-            resolved[variant.model] = (ref.name, int(uri.rsplit("/", 1)[1]), digest)
+        # One snapshot: the spec and every alias it names, as of the same moment.
+        with self.store.read() as connection:
+            deployment = read(connection, self.name)
+            resolved = {}
+            for variant in deployment.spec.variants:
+                ref = parse_model_ref(variant.model)
+                assert isinstance(ref, ModelRef)
+                digest, uri = manifest_hash_in(connection, ref)
+                resolved[variant.model] = (ref.name, int(uri.rsplit("/", 1)[1]), digest)
         return deployment.revision, deployment.spec, resolved
 
     def folder(self, digest: str) -> Path:
