@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     Column,
     Double,
     ForeignKey,
@@ -498,6 +499,87 @@ prediction_feedback = Table(
     **_CLUSTERED,
 )
 
+
+# Monitoring: each run of a monitor over a window of logged predictions is one report
+# (its full JSON and HTML are blobs; the headline figures are columns, for listing and
+# for the Prometheus gauges); alerts are the policy's breaches with their delivery.
+monitor_reports = Table(
+    "monitor_reports",
+    metadata,
+    Column("id", _RowId, primary_key=True, autoincrement=True),
+    Column("deployment", String(NAME_LENGTH), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("window_end", BigInteger, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("labelled", Integer, nullable=False),
+    Column("model", String(NAME_LENGTH), nullable=False),  # churn/3: the stable variant's
+    Column("reference", String(NAME_LENGTH), nullable=False),  # customers@2
+    Column("dataset_drift", Boolean, nullable=False),
+    Column("drift_share", Float, nullable=False),
+    Column("summary", Text, nullable=False),  # JSON: metrics, drifted features, breaches
+    Column("blob", ForeignKey("blobs.hash"), nullable=False),  # the whole report, JSON
+    Column("html_blob", ForeignKey("blobs.hash")),
+    Index(None, "deployment", "created_at"),
+)
+
+monitor_alerts = Table(
+    "monitor_alerts",
+    metadata,
+    Column("id", _RowId, primary_key=True, autoincrement=True),
+    Column("deployment", String(NAME_LENGTH), nullable=False),
+    Column("report_id", ForeignKey("monitor_reports.id")),
+    Column("created_at", BigInteger, nullable=False),
+    Column("rule", String(NAME_LENGTH), nullable=False),
+    Column("value", Float),
+    Column("message", Text, nullable=False),
+    Column("delivery", String(16), nullable=False),  # none | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("delivery_error", Text),
+    Index(None, "deployment", "created_at"),
+)
+
+# A deployment's policy: what to watch, when to retrain, how to roll the result out.
+monitor_policies = Table(
+    "monitor_policies",
+    metadata,
+    Column("deployment", String(NAME_LENGTH), primary_key=True),
+    Column("spec", Text, nullable=False),  # JSON
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("last_scheduled", BigInteger),  # the newest schedule slot already acted on
+    **_CLUSTERED,
+)
+
+# Retraining the policy started: from the trigger to the candidate's canary and its end.
+monitor_retrains = Table(
+    "monitor_retrains",
+    metadata,
+    Column("id", _RowId, primary_key=True, autoincrement=True),
+    Column("deployment", String(NAME_LENGTH), nullable=False),
+    Column("trigger", String(NAME_LENGTH), nullable=False),  # alert #4 | schedule | manual
+    Column("status", String(16), nullable=False),  # running|canary|promoted|rejected|failed
+    Column("started_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger),
+    Column("pipeline_run", String(32)),
+    Column("candidate", String(NAME_LENGTH)),  # churn/4
+    Column("detail", Text),  # why it ended so
+    Index(None, "deployment", "started_at"),
+)
+
+# A model's reference for monitoring (its training inputs, target and its own
+# predictions on them), computed once per model version and dataset version.
+monitor_references = Table(
+    "monitor_references",
+    metadata,
+    Column("key", String(HASH_LENGTH), primary_key=True),
+    Column("model", String(NAME_LENGTH), nullable=False),
+    Column("dataset", String(NAME_LENGTH), nullable=False),
+    Column("blob", ForeignKey("blobs.hash"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    **_CLUSTERED,
+)
 
 # The audit log is an append-only hash chain: each event's hash covers its content and the
 # previous event's hash; `audit_head` holds the newest (seq, hash) so that deleting the
