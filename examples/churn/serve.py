@@ -7,7 +7,7 @@
 3. an A/B split sends 30% of users (sticky by ``X-User-Id``) to version 1; 300 more;
 4. the true labels arrive as feedback; the server stops with SIGTERM (nothing is lost);
 5. the prediction log, joined with the labels, gives each variant's accuracy;
-6. the features of every customer are written to build/to_score.parquet, for
+6. every customer's raw columns are written to build/to_score.parquet, for
    ``loopml predict churn@champion build/to_score.parquet -o build/scored.parquet``.
 """
 
@@ -41,9 +41,10 @@ def main() -> None:
         deployments.get(store, NAME)
     except loopml.errors.NotFound:
         deployments.create(store, NAME, "churn@champion", reason="churn example")
-    rows = features.encode(features.add_features(pd.read_csv(HERE / "data" / "customers.csv")))
-    labels = rows.pop("churned")
-    customers = rows.pop("customer_id")
+    table = pd.read_csv(HERE / "data" / "customers.csv")
+    rows = table[features.INPUTS]  # raw customers: the model encodes them itself
+    labels = table[features.TARGET]
+    customers = table[features.ID]
     port = _free_port()
     loopml_cli = str(Path(sys.executable).with_name("loopml"))
     server = subprocess.Popen(
