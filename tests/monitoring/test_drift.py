@@ -8,9 +8,22 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
 
 from loopml.errors import InvalidInput
 from loopml.monitoring import DriftOptions, feature_drift, psi, report
+from loopml.monitoring.drift import (
+    CategorySample,
+    NumericSample,
+    jensen_shannon,
+    psi_bins,
+    sample,
+    sorted_quantiles,
+    wasserstein_sorted,
+)
 
 
 def _frame(rows: int, seed: int, shift: float = 0.0, plans: tuple[float, ...] = (0.5, 0.3, 0.2)):
@@ -157,3 +170,80 @@ def test_the_html_report_opens_offline_and_stays_small(tmp_path) -> None:
     assert path.stat().st_size < 5_000_000
     # The dataset card and each of the three drifted columns.
     assert page.count('<span class="flag bad">drift</span>') == 4
+
+
+_values = st.lists(
+    st.floats(-1e6, 1e6, allow_nan=False) | st.sampled_from([0.0, 1.0, 2.5]),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_values, _values)
+def test_wasserstein_of_sorted_samples_is_scipys(u: list[float], v: list[float]) -> None:
+    expected = stats.wasserstein_distance(u, v)
+    assert wasserstein_sorted(np.sort(u), np.sort(v)) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize(("n", "m"), [(200_000, 200_000), (250_000, 170_003), (3, 400_000)])
+def test_wasserstein_across_chunks_is_scipys(n: int, m: int) -> None:
+    rng = np.random.default_rng(n + m)
+    u = np.round(rng.normal(0, 1, n), 2)  # rounded: many ties
+    v = np.round(rng.standard_t(3, m) + 0.2, 2)
+    expected = stats.wasserstein_distance(u, v)
+    assert wasserstein_sorted(np.sort(u), np.sort(v)) == pytest.approx(expected, abs=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_values)
+def test_quantiles_of_sorted_values_are_numpys(values: list[float]) -> None:
+    quantiles = np.linspace(0, 1, 11)
+    ordered = np.sort(values)
+    np.testing.assert_allclose(
+        sorted_quantiles(ordered, quantiles), np.quantile(ordered, quantiles), rtol=1e-15
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=2, max_size=30).flatmap(
+    lambda p: st.tuples(st.just(p), st.lists(st.integers(0, 50), min_size=len(p), max_size=len(p)))
+))  # fmt: skip
+def test_jensen_shannon_is_scipys(counts: tuple[list[int], list[int]]) -> None:
+    p, q = (np.array(side, dtype=float) for side in counts)
+    if not p.sum() or not q.sum():
+        return
+    p, q = p / p.sum(), q / q.sum()
+    assert jensen_shannon(p, q) == pytest.approx(jensenshannon(p, q, base=2), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_psi_bins_from_sorted_values_count_each_value_in_its_decile(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    reference = rng.poisson(3, 5000).astype(float)  # ties land on the decile edges
+    current = rng.poisson(3.5, 4000).astype(float)
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, 11)))
+    inner = edges[1:-1]
+    bins = psi_bins(reference, current)
+
+    def shares(values: np.ndarray) -> list[float]:
+        counts = np.bincount(np.searchsorted(inner, values, side="right"), minlength=len(edges) - 1)
+        return (counts / len(values)).tolist()
+
+    assert bins["reference"] == pytest.approx(shares(reference))
+    assert bins["current"] == pytest.approx(shares(current))
+
+
+def test_a_sample_is_read_once_into_sorted_values_or_counts() -> None:
+    numbers = sample(pd.Series([3.0, np.nan, 1.0, 2.0, None]))
+    assert isinstance(numbers, NumericSample)
+    assert numbers.values.tolist() == [1.0, 2.0, 3.0] and numbers.missing == 2
+    nullable = sample(pd.Series([1, None, 3], dtype="Int64"))
+    assert nullable.values.tolist() == [1.0, 3.0] and nullable.missing == 1
+    words = ["b", "a", None, "b", "c"]
+    as_objects = sample(pd.Series(words, dtype=object))
+    as_category = sample(pd.Series(words, dtype="category").cat.add_categories(["unused"]))
+    assert isinstance(as_objects, CategorySample)
+    assert as_objects == as_category == CategorySample({"b": 2, "a": 1, "c": 1}, missing=1)
+    # One category whatever the Python type: a CSV would not tell 1 from "1" either.
+    assert sample(pd.Series([1, "1", 1.0, "a"], dtype=object)).counts == {"1": 3, "a": 1}
