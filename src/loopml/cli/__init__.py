@@ -22,6 +22,7 @@ from . import (
     init,
     lineage,
     models,
+    monitor,
     pipelines,
     predict,
     runs,
@@ -49,6 +50,7 @@ app.command("lineage")(lineage.lineage)
 app.add_typer(deploy.app, name="deploy")
 app.command("serve")(deploy.serve)
 app.command("predict")(predict.predict)
+app.add_typer(monitor.app, name="monitor")
 app.add_typer(schedules.app, name="schedule")
 app.command("scheduler")(schedules.scheduler)
 

@@ -21,6 +21,7 @@ _KIND_STYLE = {
     "run": "bold cyan",
     "dataset_version": "bold green",
     "artifact": "bold yellow",
+    "retrain": "bold red",
 }
 
 

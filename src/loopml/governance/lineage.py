@@ -43,6 +43,7 @@ from ..store.schema import (
     experiments,
     model_aliases,
     model_versions,
+    monitor_retrains,
     params,
     pipeline_runs,
     run_artifacts,
@@ -58,7 +59,8 @@ MAX_CHILDREN = 200
 
 Key = tuple[Any, ...]
 """("pipeline_run", id) | ("step_run", pipeline_run_id, name) | ("run", id)
-| ("dataset_version", name, version) | ("artifact", hash) | ("model_version", name, version)"""
+| ("dataset_version", name, version) | ("artifact", hash) | ("model_version", name, version)
+| ("retrain", id)"""
 Edge = tuple[str, Key, bool]
 """(relation, the node at the other end, context: shown once as a fact, never expanded)"""
 
@@ -68,7 +70,8 @@ _MV = model_versions.c
 _HEX = re.compile(r"^[0-9a-f]+$")
 _FORMS = (
     "name a run id or prefix, NAME@V, dataset:NAME@V, artifact:HASH, step:RUN/STEP, run:ID "
-    "or models:/NAME/VERSION (see loopml runs ls, loopml data ls, loopml models ls)"
+    "models:/NAME/VERSION or retrain:N (see loopml runs ls, loopml data ls, loopml models ls, "
+    "loopml monitor retrains)"
 )
 
 
@@ -77,6 +80,7 @@ class LineageNode:
     """One object in a lineage tree, with the edge that led to it (``relation``)."""
 
     kind: str  # pipeline_run | step_run | run | dataset_version | artifact | model_version
+    # | retrain
     id: str  # what `loopml lineage` accepts: run id, dataset:N@V, artifact:HASH, step:RUN/STEP
     label: str
     facts: dict[str, Any] = field(default_factory=dict)
@@ -131,6 +135,8 @@ def _resolve(store: Store, ref: str) -> Key:
     kind, colon, rest = text.partition(":")
     if kind in ("model", "models") and colon:
         return _model_key(store, rest.lstrip("/"))
+    if kind == "retrain" and colon:
+        return _retrain_key(store, rest)
     if colon:
         by_kind = {"dataset": _dataset_key, "step": _step_key, "artifact": _artifact_key}
         if kind == "run":
@@ -222,6 +228,14 @@ def _model_key(store: Store, ref: str) -> Key:
 
     version = get_version(store, ref)
     return ("model_version", version.name, version.version)
+
+
+def _retrain_key(store: Store, ref: str) -> Key:
+    from ..monitoring.loop import get_retrain
+
+    if not ref.strip().isdigit():
+        raise InvalidInput(f"'retrain:{ref}' is not retrain:NUMBER", hint="e.g. retrain:3")
+    return ("retrain", get_retrain(store, int(ref)).id)
 
 
 def _run_key(store: Store, ref: str) -> Key:
@@ -355,6 +369,22 @@ class _Walker:
         earlier = [("resumed from", row.resumed_from), ("reproduced from", row.reproduced_from)]
         earlier += [("reused outputs of", step.reused_from) for step in steps]
         edges += [(r, ("pipeline_run", o), False) for r, o in earlier if o and o != key[1]]
+        started = select(monitor_retrains.c.id).where(monitor_retrains.c.pipeline_run == key[1])
+        edges += [("started by", ("retrain", i), False) for i in self._scalars(started)]
+        return edges
+
+    def _up_retrain(self, key: Key, via: Key | None) -> list[Edge]:
+        return []
+
+    def _down_retrain(self, key: Key, via: Key | None) -> list[Edge]:
+        """The pipeline run it started and the candidate that run registered."""
+        row = self.c.execute(select(monitor_retrains).where(monitor_retrains.c.id == key[1])).one()
+        edges: list[Edge] = []
+        if row.pipeline_run:
+            edges.append(("ran", ("pipeline_run", row.pipeline_run), False))
+        if row.candidate:
+            name, _, number = row.candidate.partition("/")
+            edges.append((f"candidate ({row.status})", ("model_version", name, int(number)), False))
         return edges
 
     def _up_run(self, key: Key, via: Key | None) -> list[Edge]:
@@ -554,6 +584,12 @@ class _Walker:
         )
         facts = {**row._asdict(), "aliases": sorted(self._scalars(aliases))}
         return f"models:/{key[1]}/{key[2]}", f"model {key[1]}/{key[2]}", facts
+
+    def _load_retrain(self, key: Key) -> tuple[str, str, dict[str, Any]]:
+        row = self.c.execute(select(monitor_retrains).where(monitor_retrains.c.id == key[1])).one()
+        facts = {k: v for k, v in row._asdict().items() if k != "id"}
+        label = f"retrain #{key[1]} of {row.deployment} ({row.status})"
+        return f"retrain:{key[1]}", label, facts
 
     def _load_pipeline_run(self, key: Key) -> tuple[str, str, dict[str, Any]]:
         _, _, facts = self._load_run(key)

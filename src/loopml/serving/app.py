@@ -83,6 +83,10 @@ class ScoringService:
         self.store = store
         self.settings = settings or ServerSettings()
         self.metrics = ServingMetrics()
+        if store is not None:  # the deployment's newest monitor run, as gauges
+            from ..monitoring.exporter import MonitorCollector
+
+            self.metrics.registry.register(MonitorCollector(store, [runtime.name]))
         self.batcher = (
             MicroBatcher(self.settings.max_batch_size, self.settings.max_wait_ms)
             if self.settings.max_batch_size > 1
