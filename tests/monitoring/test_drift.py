@@ -168,8 +168,9 @@ def test_the_html_report_opens_offline_and_stays_small(tmp_path) -> None:
     assert "\\u0026lt;b\\u0026gt;pro" in page and "<b>pro</b>" not in page
     assert page.count('data-chart="feature-') == 3
     assert path.stat().st_size < 5_000_000
-    # The dataset card and each of the three drifted columns.
-    assert page.count('<span class="flag bad">drift</span>') == 4
+    # The dataset card, and each of the three drifted columns in the ranking and the tests.
+    assert page.count('<span class="flag bad">drift</span>') == 7
+    assert page.index('id="ranking"') < page.index('id="drift"') < page.index('id="features"')
 
 
 _values = st.lists(

@@ -1,5 +1,6 @@
-"""The drift report as one self-contained HTML page: verdicts first, then each column's
-two distributions side by side, then data quality.
+"""The drift report as one self-contained HTML page: verdicts first, then the drift that
+matters most to the model (the ranking: a bar chart and a table with the bins that moved
+most), each column's two distributions side by side, then data quality.
 
 Charts are drawn from the per-bin shares the drift tests computed (ten deciles, or at
 most twenty categories per column), so the page's size does not grow with the rows.
@@ -15,40 +16,41 @@ if TYPE_CHECKING:
     from .report import MonitorReport
 
 _REFERENCE, _CURRENT = "#7570b3", "#d95f02"
+_DRIFTED, _STABLE = "#cf222e", "#8c959f"
+RANKING_BARS = 30  # the ranking chart's bars; the table lists every feature
 
 
-def report_html(report: MonitorReport, title: str = "Drift report") -> str:
+def report_html(report: MonitorReport, title: str = "Drift report", **context: Any) -> str:
+    """The page; ``context`` goes to the template as is (a monitor run adds ``run``,
+    ``run_window`` and its charts as ``run_charts``, drawn by ``monitor_run.html.j2``)."""
     import plotly.offline
 
     summary = report.to_dict()
-    ranked = sorted(
-        summary["features"].items(),
-        key=lambda item: (not item[1]["drift_detected"], -_strength(item[1])),
-    )
+    ranked = [
+        (entry["feature"], summary["features"][entry["feature"]]) for entry in summary["ranking"]
+    ]
     charts = {
-        f"feature-{index}": _distribution_chart(result["bins"])
+        f"feature-{index}": distribution_chart(result["bins"])
         for index, (_, result) in enumerate(ranked, start=1)
     }
+    if summary["ranking"]:
+        charts["ranking"] = _ranking_chart(summary["ranking"][:RANKING_BARS])
+    charts.update(context.pop("run_charts", None) or {})
     return report_template(
         "loopml.monitoring", "report.html.j2", filters={"percent": _percent}
     ).render(
         title=title,
         report=summary,
         ranked=ranked,
+        anchors={name: f"feature-{index}" for index, (name, _) in enumerate(ranked, start=1)},
         charts=charts,
         plotly_js=plotly.offline.get_plotlyjs(),
+        **context,
     )
 
 
-def _strength(result: dict[str, Any]) -> float:
-    """How far past (or short of) its threshold a column is, comparable across tests."""
-    threshold = result["threshold"] or 1.0
-    if result["p_value"] is not None:
-        return threshold / max(result["p_value"], 1e-300)
-    return (result["statistic"] or 0.0) / threshold
-
-
-def _distribution_chart(bins: dict[str, list[Any]]) -> dict[str, Any]:
+def distribution_chart(bins: dict[str, list[Any]]) -> dict[str, Any]:
+    """Reference and current shares per bin, side by side."""
     labels = chart_labels([str(label) for label in bins.get("labels", [])])
     return {
         "data": [
@@ -72,6 +74,30 @@ def _distribution_chart(bins: dict[str, list[Any]]) -> dict[str, Any]:
             height=260,
             yaxis={"title": "share of rows", "tickformat": ".0%"},
             legend={"orientation": "h", "y": 1.1},
+        ),
+    }
+
+
+def _ranking_chart(ranking: list[dict[str, Any]]) -> dict[str, Any]:
+    """One horizontal bar per feature, the highest score on top, red where it drifted."""
+    shown = list(reversed(ranking))  # Plotly draws the first category at the bottom
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": [entry["score"] or 0.0 for entry in shown],
+                "y": chart_labels([entry["feature"] for entry in shown]),
+                "marker": {"color": [_DRIFTED if e["drift_detected"] else _STABLE for e in shown]},
+                "customdata": [[e["importance"], e["strength"]] for e in shown],
+                "hovertemplate": "score %{x:.3g}<br>importance %{customdata[0]:.1%}"
+                "<br>strength %{customdata[1]:.3g}<extra></extra>",
+            }
+        ],
+        "layout": chart_layout(
+            height=80 + 22 * len(shown),
+            xaxis={"title": "drift strength × importance"},
+            margin={"l": 160, "r": 10, "t": 10, "b": 40},
         ),
     }
 
