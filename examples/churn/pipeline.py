@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 import loopml
-from loopml.errors import Conflict, GateFailed, NotFound
+from loopml.errors import Conflict, GateFailed
 
 TARGET = features.TARGET
 SCHEMA = Path(__file__).parent / "schema.yaml"
@@ -110,25 +110,14 @@ def promote(
     version: int, test_set: pd.DataFrame, alias: str = "champion", min_auc: float = 0.75
 ) -> str:
     """Point ``churn@alias`` at the new version if it is good enough and no worse than
-    ``churn@champion`` on the same holdout; a refusal keeps the alias and says why.
-
-    A gate's ``champion.`` side is whichever version holds the alias being moved, so
-    for any other alias the champion's holdout AUC is measured here and written into
-    the gate as a number.
-    """
-    gates = [f"roc_auc >= {min_auc}"]
-    if alias == "champion":
-        gates.append(f"roc_auc >= champion.roc_auc - {MARGIN}")
-    else:
-        champion_auc = _champion_auc(test_set)
-        if champion_auc is not None:  # no champion yet: nothing to beat
-            gates.append(f"roc_auc >= {champion_auc:.4f} - {MARGIN}")
+    ``churn@champion`` on the same holdout; a refusal keeps the alias and says why."""
     try:
         promotion = loopml.promote(
             MODEL,
             version,
             to=alias,
-            gates=gates,
+            against="champion",  # whatever alias moves, the bar is the champion
+            gates=[f"roc_auc >= {min_auc}", f"roc_auc >= champion.roc_auc - {MARGIN}"],
             data=test_set,
             target=TARGET,
             reason=f"trained by the churn pipeline, for {alias}",
@@ -140,18 +129,6 @@ def promote(
         print(same.message)
         return "unchanged"
     return promotion.status
-
-
-def _champion_auc(test_set: pd.DataFrame) -> float | None:
-    """churn@champion's ROC AUC on ``test_set`` (recorded on that version), if any."""
-    store = loopml.default_store()
-    try:
-        evaluation, _ = loopml.registry.evaluate_version(
-            store, f"{MODEL}@champion", test_set, target=TARGET
-        )
-    except NotFound:
-        return None
-    return evaluation.metrics["roc_auc"]
 
 
 @loopml.pipeline

@@ -45,7 +45,7 @@ def main() -> None:
     rows = table[features.INPUTS]  # raw customers: the model encodes them itself
     labels = table[features.TARGET]
     customers = table[features.ID]
-    port = _free_port()
+    port = free_port()
     loopml_cli = str(Path(sys.executable).with_name("loopml"))
     server = subprocess.Popen(
         [loopml_cli, "serve", "--deployment", NAME, "--port", str(port), *RELOAD],
@@ -54,7 +54,7 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base)
+        wait_ready(base)
         sent = _score(base, rows.iloc[:300], customers.iloc[:300])
         deployments.split(
             store,
@@ -66,7 +66,7 @@ def main() -> None:
         time.sleep(1.5)  # the server picks the change up within --reload-interval
         sent += _score(base, rows.iloc[300:600], customers.iloc[300:600])
         truth = [{"id": pid, "label": int(labels.iloc[i])} for i, pid in sent]
-        _post(base + "/feedback", truth)
+        post(base + "/feedback", truth)
         metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -87,7 +87,7 @@ def _score(base: str, rows: pd.DataFrame, customers: pd.Series) -> list[tuple[in
     for position, (record, customer) in enumerate(
         zip(rows.to_dict("records"), customers, strict=True)
     ):
-        _, headers = _post(
+        _, headers = post(
             base + "/invocations",
             {"dataframe_records": [record]},
             {"X-User-Id": str(customer)},
@@ -96,7 +96,7 @@ def _score(base: str, rows: pd.DataFrame, customers: pd.Series) -> list[tuple[in
     return sent
 
 
-def _post(url: str, body: object, headers: dict[str, str] | None = None) -> tuple[dict, dict]:
+def post(url: str, body: object, headers: dict[str, str] | None = None) -> tuple[dict, dict]:
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
@@ -106,7 +106,7 @@ def _post(url: str, body: object, headers: dict[str, str] | None = None) -> tupl
         return json.loads(response.read()), {k.lower(): v for k, v in response.headers.items()}
 
 
-def _wait_ready(base: str, timeout: float = 30.0) -> None:
+def wait_ready(base: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -117,7 +117,7 @@ def _wait_ready(base: str, timeout: float = 30.0) -> None:
     raise SystemExit("the server did not become ready")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

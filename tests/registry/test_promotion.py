@@ -88,6 +88,29 @@ def test_a_worse_candidate_is_refused_with_both_values_and_nothing_moves(registr
     assert refused.version == 1 and not refused.passed
 
 
+def test_a_challenger_is_held_to_the_champion_when_gates_name_it(registry: Store) -> None:
+    """to="challenger", against="champion": the champion's side is churn@champion, not
+    whoever held churn@challenger (nobody here), so a worse candidate is refused."""
+    set_alias(registry, "churn", "champion", 2)
+    with pytest.raises(GateFailed, match="to 'challenger' refused"):
+        promote(
+            registry, "churn", 1, to="challenger", against="champion", gates=GOOD_GATES,
+            data="customers@1", target="churned",
+        )  # fmt: skip
+    set_alias(registry, "churn", "champion", 1)
+    promotion = promote(
+        registry, "churn", 2, to="challenger", against="champion", gates=GOOD_GATES,
+        data="customers@1", target="churned",
+    )  # fmt: skip
+    assert promotion.status == "promoted"
+    assert promotion.report["champion"]["version"] == 1
+    assert promotion.report["champion"]["alias"] == "champion"
+    assert get_version(registry, "churn@challenger").version == 2
+    assert get_version(registry, "churn@champion").version == 1
+    with pytest.raises(InvalidInput):
+        promote(registry, "churn", 1, to="challenger", against="not an alias!", gates=[])
+
+
 def test_the_first_champion_passes_gates_that_compare_with_none(store: Store, churn) -> None:
     with loopml.start_run(experiment="churn"):
         info = loopml.log_model(fit_pipeline(churn), input_example=churn[FEATURES][:5])

@@ -241,6 +241,9 @@ def promote_cmd(
         False, "--require-approval", help="Hold until another user runs 'loopml models approve'."
     ),
     reason: str = typer.Option(None, help="Why: kept in the alias history and audit log."),
+    against: str = typer.Option(
+        None, "--against", help="The alias gates call champion (default: the --to alias)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Move an alias to a version if every gate passes; refuse (exit 8) if any fails."""
@@ -259,6 +262,7 @@ def promote_cmd(
             sensitive=sensitive or [],
             require_approval=require_approval,
             reason=reason,
+            against=against,
         )
     except GateFailed as exc:
         if json_output:

@@ -51,15 +51,20 @@ def promote(
     sensitive: list[str] | tuple[str, ...] = (),
     require_approval: bool = False,
     reason: str | None = None,
+    against: str | None = None,
 ) -> Promotion:
     """Move ``name@to`` to ``version`` if every gate passes on ``data``.
 
     ``gates`` are expressions such as ``"auc >= 0.80"`` or ``"auc >= champion.auc - 0.005"``;
     ``data`` is a dataset reference (``customers@3``) or a DataFrame holding ``target``
-    and any ``sensitive`` columns. Raises :class:`GateFailed` when a gate fails.
+    and any ``sensitive`` columns. A gate's ``champion.`` side is the version holding
+    ``against`` (default: ``to``, the alias being moved), so a challenger can be held
+    to the champion: ``to="challenger", against="champion"``. Raises
+    :class:`GateFailed` when a gate fails.
     """
     check_model_name(name)
     check_alias(to)
+    check_alias(against or to)
     parsed = [parse_gate(text) for text in gates]
     with store.read() as connection:
         number = _candidate_number(connection, name, version)
@@ -68,6 +73,13 @@ def promote(
                 model_aliases.c.name == name, model_aliases.c.alias == to
             )
         ).scalar()
+        compared = holder
+        if against is not None and against != to:
+            compared = connection.execute(
+                select(model_aliases.c.version).where(
+                    model_aliases.c.name == name, model_aliases.c.alias == against
+                )
+            ).scalar()
     if holder == number:
         raise Conflict(
             f"{name}@{to} already points at version {number}",
@@ -85,14 +97,16 @@ def promote(
         data_ref = resolved.ref or f"frame:{resolved.hash[:16]}"
         candidate = _evaluate(store, name, number, resolved, target, task, sensitive)
         champion = None
-        if holder is not None and any(g.needs_champion for g in parsed):
-            champion = _evaluate(store, name, holder, resolved, target, task, sensitive)
+        if compared is not None and any(g.needs_champion for g in parsed):
+            champion = _evaluate(store, name, compared, resolved, target, task, sensitive)
         results = check_gates(parsed, candidate, champion)
         report = {
             "passed": all(r.passed for r in results),
             "gates": [r.to_dict() for r in results],
             "candidate": {"version": number, "metrics": candidate},
-            "champion": {"version": holder, "metrics": champion} if champion is not None else None,
+            "champion": {"version": compared, "alias": against or to, "metrics": champion}
+            if champion is not None
+            else None,
             "data": data_ref,
         }
     status = REFUSED if not report["passed"] else PENDING if require_approval else PROMOTED

@@ -37,6 +37,7 @@ def promote(
     sensitive: list[str] | tuple[str, ...] = (),
     require_approval: bool = False,
     reason: str | None = None,
+    against: str | None = None,
 ) -> Promotion:
     """Point ``name@to`` at ``version`` if every gate passes (see ``registry.promotion``)."""
     from .promotion import promote as run_promotion
@@ -52,4 +53,5 @@ def promote(
         sensitive=sensitive,
         require_approval=require_approval,
         reason=reason,
+        against=against,
     )
