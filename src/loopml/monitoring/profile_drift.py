@@ -1,0 +1,300 @@
+"""Drift and data quality from two profiles: the exact report's answers, from sketches.
+
+    result = report_from_profiles(profile(reference), profile(current))
+
+The result is the same :class:`~loopml.monitoring.report.MonitorReport` as
+:func:`~loopml.monitoring.report.report` gives, computed from the profiles alone, and
+marked ``mode = "sketch"``. The tests are always the large-sample ones, whatever the
+row count: the normed Wasserstein distance for numbers and the Jensen-Shannon distance
+for categories. P-values (Kolmogorov-Smirnov, chi-square) are not computed: from a
+quantile sketch they would be neither exact nor honest about their error.
+
+- Numeric: the Wasserstein distance is ``∫|F⁻¹(u) − G⁻¹(u)| du`` over 10,000 ranks of the
+  two sketches, divided by the reference's exact standard deviation. The sketches' rank
+  noise only adds to that integral of absolute gaps, so the part of it that the exact
+  means expose is taken off (see :func:`_wasserstein`). PSI uses the reference sketch's
+  deciles and both sketches' shares between them; the largest gap between the two CDFs
+  over both sketches' quantiles is reported as ``ks_statistic``.
+- Categorical: Jensen-Shannon (base 2) and L-infinity distances from the counts, which
+  are exact until a column holds more than ``category_cap`` distinct values; past it, each
+  side's folded values count as one "other" category.
+- Quality: missing shares are exact; the share of current values outside the reference's
+  range comes from the current sketch's ranks of the reference's minimum and maximum.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInput
+from .drift import MAX_CATEGORY_BINS, DriftOptions, FeatureDrift, jensen_shannon
+from .profile import CategoricalColumn, ColumnProfile, NumericColumn, Profile
+from .report import ColumnQuality, MonitorReport
+
+_RANKS = 10_000  # enough to follow the sketch's step function at any row count
+_KS_RANKS = 1_000
+_PSI_FLOOR = 1e-4  # a bin's smallest share in PSI, as drift.psi_bins
+OTHER = "(other values)"
+
+
+def report_from_profiles(
+    reference: Profile,
+    current: Profile,
+    *,
+    columns: list[str] | None = None,
+    options: DriftOptions | None = None,
+) -> MonitorReport:
+    """Drift and data quality of ``current`` against ``reference``, from their profiles.
+
+    Schema problems (a column the current profile lacks, a kind that changed) are
+    reported, not raised, as in the exact report.
+    """
+    for name, value in (("reference", reference), ("current", current)):
+        if not isinstance(value, Profile):
+            raise InvalidInput(
+                f"the {name} must be a Profile, not a {type(value).__name__}",
+                hint="build one with loopml.monitoring.profile(data)",
+            )
+    if not reference.rows:
+        raise InvalidInput("the reference profile holds no rows", hint="profile the training data")
+    if not current.rows:
+        raise InvalidInput(
+            "the current profile holds no rows", hint="a window with no predictions has no report"
+        )
+    options = options or DriftOptions()
+    names = list(columns) if columns is not None else list(reference.columns)
+    _check_names(names, reference, options)
+    problems: dict[str, str] = {}
+    features: dict[str, FeatureDrift] = {}
+    quality: dict[str, ColumnQuality] = {}
+    for name in names:
+        ref, cur = reference.columns[name], current.columns.get(name)
+        if cur is None:
+            problems[name] = f"column '{name}' is missing from the current data"
+        elif ref.count and cur.count and ref.kind != cur.kind:
+            problems[name] = (
+                f"column '{name}' was {ref.kind} in the reference and is {cur.kind} now"
+            )
+        else:
+            quality[name] = _quality(name, ref, cur)
+            result = sketch_drift(name, ref, cur, options)
+            if result is not None:
+                features[name] = result
+    messages = list(problems.values())
+    extra = [name for name in current.columns if name not in reference.columns]
+    if extra and columns is None:
+        messages.append("columns not in the reference: " + ", ".join(extra))
+    drifted = [name for name, result in features.items() if result.drift_detected]
+    report = MonitorReport(
+        features=features,
+        quality=quality,
+        schema_problems=messages,
+        options=options,
+        reference_rows=reference.rows,
+        current_rows=current.rows,
+        drifted=drifted,
+    )
+    report.mode = "sketch"  # type: ignore[attr-defined]  # until MonitorReport has the field
+    return report
+
+
+def _check_names(names: list[str], reference: Profile, options: DriftOptions) -> None:
+    """Refuse, as the exact report does, thresholds and columns the reference lacks."""
+    unknown = [name for name in options.per_feature if name not in reference.columns]
+    if unknown:
+        raise InvalidInput(
+            f"thresholds given for unknown column(s): {', '.join(unknown)}",
+            hint="name columns of the reference",
+        )
+    outside = [name for name in options.per_feature if name not in names]
+    if outside:
+        raise InvalidInput(
+            f"thresholds given for column(s) not in the report: {', '.join(outside)}",
+            hint="add them to columns=, or drop their thresholds",
+        )
+    missing = [name for name in names if name not in reference.columns]
+    if missing:
+        raise InvalidInput(
+            f"the reference profile has no column '{missing[0]}'",
+            hint="profile the reference with that column",
+        )
+
+
+def sketch_drift(
+    name: str, ref: ColumnProfile, cur: ColumnProfile, options: DriftOptions | None = None
+) -> FeatureDrift | None:
+    """One column's drift from its two profiles, or None when either side has no values."""
+    options = options or DriftOptions()
+    if not ref.count or not cur.count or ref.kind != cur.kind:
+        return None
+    threshold = options.per_feature.get(name, options.distance)
+    if isinstance(ref, NumericColumn) and isinstance(cur, NumericColumn):
+        bins = _decile_bins(ref, cur)
+        effects = {
+            "wasserstein_normed": _wasserstein(ref, cur) / _scale(ref),
+            "psi": float(sum(bins["contribution"])),
+            "ks_statistic": _ks(ref, cur),
+        }
+        test, distance = "wasserstein", effects["wasserstein_normed"]
+    else:
+        assert isinstance(ref, CategoricalColumn)
+        assert isinstance(cur, CategoricalColumn)
+        categories, p, q = _shares(ref, cur)
+        effects = {
+            "jensen_shannon": jensen_shannon(p, q),
+            "l_infinity": float(np.abs(p - q).max()),
+        }
+        bins = _category_bins(categories, p, q)
+        test, distance = "jensen_shannon", effects["jensen_shannon"]
+    return FeatureDrift(
+        name, ref.kind, test, distance, None, threshold, distance > threshold,
+        effects, ref.count, cur.count, bins,
+    )  # fmt: skip
+
+
+def _wasserstein(ref: NumericColumn, cur: NumericColumn) -> float:
+    """``∫|F⁻¹ − G⁻¹|`` from the sketches, less the share of their noise the means reveal.
+
+    Each sketch's quantiles are off by a random error e(u), and taking absolute values
+    turns that noise into a bias upwards. The integral of e is known: it is the gap
+    between the mean a sketch implies and the exact mean kept beside it. Where one
+    side leads the other everywhere (a plain shift) that removes the noise entirely;
+    elsewhere the error is assumed spread evenly over the ranks. The result never goes
+    below ``|mean difference|``, a lower bound of the Wasserstein distance.
+    """
+    ranks = (np.arange(_RANKS) + 0.5) / _RANKS
+    quantiles_ref, quantiles_cur = ref.quantiles(ranks), cur.quantiles(ranks)
+    gap = quantiles_ref - quantiles_cur
+    noise = (quantiles_ref.mean() - ref.mean) - (quantiles_cur.mean() - cur.mean)
+    estimate = float(np.abs(gap).mean() - np.sign(gap).mean() * noise)
+    return max(estimate, abs(ref.mean - cur.mean))
+
+
+def _scale(ref: NumericColumn) -> float:
+    """The reference's std; for a constant reference its magnitude, as the exact test."""
+    return ref.std or abs(ref.mean) or 1.0
+
+
+def _ks(ref: NumericColumn, cur: NumericColumn) -> float:
+    ranks = (np.arange(_KS_RANKS) + 0.5) / _KS_RANKS
+    points = np.unique(np.concatenate([ref.quantiles(ranks), cur.quantiles(ranks)]))
+    below_ref = np.asarray(ref.sketch.get_cdf(points, inclusive=True))[:-1]
+    below_cur = np.asarray(cur.sketch.get_cdf(points, inclusive=True))[:-1]
+    return float(np.abs(below_ref - below_cur).max())
+
+
+def _decile_bins(ref: NumericColumn, cur: NumericColumn, bins: int = 10) -> dict[str, list[Any]]:
+    """Both sides' shares in the reference's deciles, and each bin's PSI term."""
+    edges = np.unique(ref.quantiles(np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:  # a constant reference: in or out of its one value
+        value = float(edges[0])
+        same = _mass_at(cur, value)
+        shares_ref, shares_cur = np.array([1.0, 0.0]), np.array([same, 1 - same])
+        labels = [f"= {value:.4g}", f"≠ {value:.4g}"]
+    else:
+        inner = edges[1:-1]
+        # inclusive=False puts a value on an edge in the bin above it, as np.searchsorted
+        # with side="right" does in the exact report.
+        shares_ref = _pmf(ref, inner)
+        shares_cur = _pmf(cur, inner)
+        labels = [f"< {edges[1]:.4g}"]
+        labels += [f"{low:.4g} – {high:.4g}" for low, high in itertools.pairwise(edges[1:-1])]
+        labels += [f"≥ {edges[-2]:.4g}"] if len(edges) > 2 else []
+    floor_ref = np.maximum(shares_ref, _PSI_FLOOR)
+    floor_cur = np.maximum(shares_cur, _PSI_FLOOR)
+    terms = (floor_cur - floor_ref) * np.log(floor_cur / floor_ref)
+    return {
+        "labels": labels[: len(terms)],
+        "reference": shares_ref.tolist(),
+        "current": shares_cur.tolist(),
+        "contribution": terms.tolist(),
+    }
+
+
+def _pmf(column: NumericColumn, inner: np.ndarray) -> np.ndarray:
+    if not len(inner):
+        return np.array([1.0])
+    return np.asarray(column.sketch.get_pmf(inner, inclusive=False), dtype=float)
+
+
+def _mass_at(column: NumericColumn, value: float) -> float:
+    if column.minimum == column.maximum:
+        return 1.0 if column.minimum == value else 0.0
+    sketch = column.sketch
+    return float(sketch.get_rank(value, inclusive=True) - sketch.get_rank(value, inclusive=False))
+
+
+def _shares(
+    ref: CategoricalColumn, cur: CategoricalColumn
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    categories = sorted(set(ref.counts) | set(cur.counts))
+    counts_ref = [ref.counts.get(name, 0) for name in categories]
+    counts_cur = [cur.counts.get(name, 0) for name in categories]
+    if ref.other or cur.other:
+        categories.append(OTHER)
+        counts_ref.append(ref.other)
+        counts_cur.append(cur.other)
+    return categories, np.array(counts_ref) / ref.count, np.array(counts_cur) / cur.count
+
+
+def _category_bins(categories: list[str], p: np.ndarray, q: np.ndarray) -> dict[str, list[Any]]:
+    """The largest categories (the rest as one) and each one's gap, as the exact report."""
+    order = np.argsort(-(p + q), kind="stable")
+    top = order[:MAX_CATEGORY_BINS]
+    labels = [categories[i] for i in top]
+    reference, current = p[top].tolist(), q[top].tolist()
+    if len(order) > MAX_CATEGORY_BINS:
+        rest = order[MAX_CATEGORY_BINS:]
+        labels.append(f"{len(rest)} others")
+        reference.append(float(p[rest].sum()))
+        current.append(float(q[rest].sum()))
+    gaps = [abs(a - b) for a, b in zip(current, reference, strict=True)]
+    return {"labels": labels, "reference": reference, "current": current, "contribution": gaps}
+
+
+def _quality(name: str, ref: ColumnProfile, cur: ColumnProfile) -> ColumnQuality:
+    out_of_range = unseen = None
+    if isinstance(ref, NumericColumn) and isinstance(cur, NumericColumn) and ref.count:
+        out_of_range = _out_of_range(ref, cur) if cur.count else None
+    elif isinstance(ref, CategoricalColumn) and isinstance(cur, CategoricalColumn) and cur.count:
+        # Exact below the cap; past it, values folded into the reference's "other" count
+        # as unseen, and the current side's own "other" rows as seen.
+        new = sum(count for value, count in cur.counts.items() if value not in ref.counts)
+        unseen = new / cur.count
+    return ColumnQuality(
+        name,
+        ref.kind,
+        _missing(ref),
+        _missing(cur),
+        out_of_range,
+        unseen,
+        constant=_constant(ref),
+        all_null=not ref.count or not cur.count,
+        constant_current=_constant(cur),
+    )
+
+
+def _missing(column: ColumnProfile) -> float:
+    rows = column.count + column.nulls
+    return column.nulls / rows if rows else math.nan
+
+
+def _out_of_range(ref: NumericColumn, cur: NumericColumn) -> float:
+    """The current mass outside the reference's range; at least one row when the exact
+    minimum or maximum says so, however small the sketch puts the share."""
+    below = above = 0.0
+    if cur.minimum < ref.minimum:
+        below = max(cur.sketch.get_rank(ref.minimum, inclusive=False), 1 / cur.count)
+    if cur.maximum > ref.maximum:
+        above = max(1 - cur.sketch.get_rank(ref.maximum, inclusive=True), 1 / cur.count)
+    return float(min(below + above, 1.0))
+
+
+def _constant(ref: ColumnProfile) -> bool:
+    if isinstance(ref, NumericColumn):
+        return bool(ref.count) and ref.minimum == ref.maximum
+    return len(ref.counts) == 1 and not ref.other
