@@ -98,6 +98,8 @@ class MonitorReport:
     drifted: list[str] = field(default_factory=list)
     importance: dict[str, float] = field(default_factory=dict)
     """The model's importance per column as given to :func:`report`; see :attr:`ranking`."""
+    mode: str = "exact"
+    """``exact`` from the data, or ``sketch`` from two profiles (:mod:`.profile_drift`)."""
 
     @property
     def drift_share(self) -> float:
@@ -138,6 +140,7 @@ class MonitorReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "mode": self.mode,
             "dataset_drift": self.dataset_drift,
             "drift_share": self.drift_share,
             "drifted": self.drifted,
@@ -194,6 +197,8 @@ def report(
     weights = _checked_importance(importance)
     profiled = _profile_report(reference, current, columns, options)
     if profiled is not None:
+        known, profiled = profiled
+        _refuse_unknown(weights, known, "importance")
         return replace(profiled, importance=weights)
     if not isinstance(reference, pd.DataFrame) or not isinstance(current, pd.DataFrame):
         raise InvalidInput("the reference and the current data must be DataFrames")
@@ -206,13 +211,8 @@ def report(
     options = options or DriftOptions()
     labels = {str(c): c for c in reference.columns}
     names = list(columns) if columns is not None else list(labels)
-    for given, what in ((options.per_feature, "thresholds"), (weights, "importance")):
-        unknown = [name for name in given if name not in labels]
-        if unknown:
-            raise InvalidInput(
-                f"{what} given for unknown column(s): {', '.join(unknown)}",
-                hint="name columns of the reference",
-            )
+    _refuse_unknown(options.per_feature, labels, "thresholds")
+    _refuse_unknown(weights, labels, "importance")
     outside = [name for name in options.per_feature if name not in names]
     if outside:
         raise InvalidInput(
@@ -346,6 +346,15 @@ def top_bins(bins: Mapping[str, list[Any]], count: int = TOP_BINS) -> list[dict[
     ]
 
 
+def _refuse_unknown(given: Mapping[str, float], known: Any, what: str) -> None:
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        raise InvalidInput(
+            f"{what} given for unknown column(s): {', '.join(unknown)}",
+            hint="name columns of the reference",
+        )
+
+
 def _checked_importance(importance: Mapping[str, float] | None) -> dict[str, float]:
     if importance is None:
         return {}
@@ -367,9 +376,9 @@ def _checked_importance(importance: Mapping[str, float] | None) -> dict[str, flo
 
 def _profile_report(
     reference: Any, current: Any, columns: list[str] | None, options: DriftOptions | None
-) -> MonitorReport | None:
-    """The report of two profiles (a DataFrame side is profiled first), or None when
-    neither side is a :class:`.profile.Profile`."""
+) -> tuple[Any, MonitorReport] | None:
+    """The reference profile's columns and the report of two profiles (a DataFrame side
+    is profiled first), or None when neither side is a :class:`.profile.Profile`."""
     try:
         from .profile import Profile
     except ModuleNotFoundError as error:  # profiles are optional; a broken import is not
@@ -380,9 +389,10 @@ def _profile_report(
         return None
     from .profile import profile, report_from_profiles
 
-    reference = reference if isinstance(reference, Profile) else profile(reference)
-    current = current if isinstance(current, Profile) else profile(current)
-    return report_from_profiles(reference, current, columns=columns, options=options)
+    reference = reference if isinstance(reference, Profile) else profile(reference, columns)
+    current = current if isinstance(current, Profile) else profile(current, columns)
+    result = report_from_profiles(reference, current, columns=columns, options=options)
+    return reference.columns, result
 
 
 def _finite(value: Any) -> Any:
