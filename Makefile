@@ -1,7 +1,7 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and pip:
-#   make demo   creates .venv, installs loopml, runs the tracking and churn examples
-#               (the churn pipeline registers and promotes models, then packages the champion,
-#               serves it with an A/B split and feedback, and batch-scores every customer)
+#   make demo   creates .venv, installs loopml, runs the tracking example and the closed loop
+#               on the churn example: train and promote, serve, drift, detect, retrain,
+#               canary, promote, then batch-score the newest customers
 #   make test   installs the test dependencies, runs ruff, then the whole suite
 PYTHON ?= python3
 VENV := .venv
@@ -22,14 +22,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed-demo
 	cd examples/tracking && ../../$(BIN)/loopml init && ../../$(BIN)/python train.py
-	cd examples/churn && ../../$(BIN)/loopml init && ../../$(BIN)/python generate.py \
+	cd examples/churn && rm -rf .loopml data build && ../../$(BIN)/loopml init \
+	  && ../../$(BIN)/python generate.py \
 	  && ../../$(BIN)/loopml data add customers data/customers.csv \
 	  && ../../$(BIN)/loopml pipeline run pipeline.py \
-	  && ../../$(BIN)/loopml pipeline run pipeline.py -p train.max_depth=6 \
-	  && ../../$(BIN)/loopml models show churn \
-	  && rm -rf build && ../../$(BIN)/loopml models card churn@champion -o build/card \
+	  && ../../$(BIN)/loopml models card churn@champion -o build/card \
 	  && ../../$(BIN)/loopml models build churn@champion -o build/image \
-	  && ../../$(BIN)/python serve.py \
+	  && ../../$(BIN)/python loop.py \
+	  && ../../$(BIN)/loopml lineage retrain:1 \
 	  && ../../$(BIN)/loopml predict churn@champion build/to_score.parquet -o build/scored.parquet
 
 lint: $(VENV)/.installed-test

@@ -9,7 +9,7 @@ import typer
 
 from ..clock import format_ms
 from ..errors import InvalidInput
-from ._output import console, err_console, fmt_value, print_json, table
+from ._output import console, err_console, fmt_value, print_json, styled, table
 
 if TYPE_CHECKING:
     from ..monitoring.monitor import MonitorRun
@@ -67,14 +67,14 @@ def run_cmd(
     )  # fmt: skip
     if html is not None:
         run.save_html(html)
+    if not json_output:
+        _print_run(run)
+        if html is not None:
+            console.print(f"report page: {html}")
     retrain = act_on(store, run, progress=not json_output) if act else None
     if json_output:
         print_json({**run.to_dict(), "retrain": retrain.to_dict() if retrain else None})
-        return
-    _print_run(run)
-    if html is not None:
-        console.print(f"report page: {html}")
-    if retrain is not None:
+    elif retrain is not None:
         _print_retrain(retrain)
 
 
@@ -312,11 +312,15 @@ def serve_cmd(
 def _print_run(run: MonitorRun) -> None:
     data = run.data
     console.print(
-        f"Report #{run.id} of [bold]{run.deployment}[/bold]: {run.rows} predictions "
+        f"Report #{run.id} of {run.deployment}: {run.rows} predictions "
         f"({run.labelled} labelled) served by {run.model}, against {run.reference}"
     )
-    verdict = "[red]drift[/red]" if data.dataset_drift else "[green]no dataset drift[/green]"
-    console.print(f"{verdict}: {len(data.drifted)} of {len(data.features)} columns drifted")
+    verdict = (
+        styled("dataset drift", "bold red")
+        if data.dataset_drift
+        else styled("no dataset drift", "green")
+    )
+    console.print(verdict, f": {len(data.drifted)} of {len(data.features)} columns drifted", sep="")
     ranked = getattr(data, "ranking", None) or []
     out = table("column", "test", "statistic", "threshold", "drift")
     names = [entry["feature"] if isinstance(entry, dict) else entry.feature for entry in ranked]
@@ -326,7 +330,7 @@ def _print_run(run: MonitorRun) -> None:
             continue
         out.add_row(
             name, result.test, fmt_value(result.statistic), fmt_value(result.threshold),
-            "[red]yes[/red]" if result.drift_detected else "no",
+            styled("yes", "red") if result.drift_detected else "no",
         )  # fmt: skip
     console.print(out)
     for problem in data.schema_problems:

@@ -33,7 +33,8 @@ def monitor_html(run: MonitorRun) -> str:
         f"Monitoring {run.deployment}: {run.model} against {run.reference}",
         run=summary,
         run_charts=charts,
-        run_window=f"{_iso(run.window_start)} → {_iso(run.window_end)}",
+        run_window=f"{_iso(run.window_start)} to {_iso(run.window_end)}",
+        run_charts_present={name: True for name in charts},
     )
 
 
