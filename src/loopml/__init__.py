@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "log_model": "loopml.models",
     "predictions": "loopml.serving.sdk",
     "feedback": "loopml.serving.sdk",
+    "monitor": "loopml.monitoring.sdk",
 }
 # Subpackages reachable as attributes (``loopml.models.save``) without an explicit import.
 _SUBPACKAGES = frozenset({"data", "models", "monitoring", "registry", "serving"})
@@ -67,6 +68,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .models import evaluate as evaluate
     from .models import load_model as load_model
     from .models import log_model as log_model
+    from .monitoring.sdk import monitor as monitor
     from .pipelines.graph import pipeline as pipeline
     from .pipelines.steps import step as step
     from .pipelines.tuning import tune as tune
