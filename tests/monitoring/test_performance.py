@@ -17,6 +17,7 @@ from loopml.errors import InvalidInput
 from loopml.monitoring.cbpe import CBPE, expected_roc_auc
 from loopml.monitoring.performance import (
     ChangeOptions,
+    classification_metrics,
     detect_changes,
     infer_task,
     performance_over_time,
@@ -345,7 +346,9 @@ def fitted() -> tuple[LogisticRegression, CBPE, np.random.Generator]:
 
 
 def _realised(cbpe: CBPE, proba: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    return cbpe._realised(labels, proba)
+    """The metrics once the labels are in, of the decisions ``proba >= threshold``."""
+    predicted = proba >= cbpe.threshold
+    return classification_metrics(labels, predicted, task="binary", positive=True, proba=proba)
 
 
 @pytest.mark.parametrize(
