@@ -261,8 +261,11 @@ def _compare(
     """One column: a schema problem, or its data quality and drift test (None when a
     side has no values)."""
     kind, kind_now = column_kind(ref), column_kind(cur)
-    if kind != kind_now and ref.notna().any() and cur.notna().any():
-        return f"column '{name}' was {kind} in the reference and is {kind_now} now", None, None
+    if kind != kind_now:
+        if ref.notna().any() and cur.notna().any():
+            return f"column '{name}' was {kind} in the reference and is {kind_now} now", None, None
+        if not ref.notna().any():  # an empty side has no kind: read both as the other one
+            kind = kind_now
     ref_sample, cur_sample = sample(ref, kind), sample(cur, kind)
     return (
         None,
