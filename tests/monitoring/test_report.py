@@ -463,3 +463,23 @@ def test_model_importance_ranks_a_report(churn) -> None:
     result = report(frame, current, importance=model_importance(model, _COLUMNS))
     assert set(result.drifted) == {"noise", "plan"}
     assert result.ranking[0].feature == "plan"  # noise moved further but the model ignores it
+
+
+# -- profiles
+
+
+def test_a_profile_on_either_side_gives_the_sketch_report() -> None:
+    from loopml.monitoring.profile import profile
+
+    reference = _frame(20_000, 0, numeric=3, categorical=2)
+    current = _frame(20_000, 1, numeric=3, categorical=2, shifted={"normal_0", "category_1"})
+    exact = report(reference, current)
+    importance = {"normal_0": 0.1, "category_1": 0.9}
+    for ref, cur in ((profile(reference), current), (reference, profile(current))):
+        sketched = report(ref, cur, importance=importance)
+        assert sketched.mode == "sketch" and exact.mode == "exact"
+        assert sketched.drifted == exact.drifted == ["normal_0", "category_1"]
+        assert [entry.feature for entry in sketched.ranking][:2] == ["category_1", "normal_0"]
+        assert sketched.to_dict()["importance"] == importance
+    with pytest.raises(InvalidInput, match="importance .*unknown.*: tenure"):
+        report(profile(reference), current, importance={"tenure": 1.0})
