@@ -202,6 +202,23 @@ def test_thresholds_and_importances_for_unknown_columns_name_them(
         report(_frame(100, 0), _frame(100, 1), **kwargs)
 
 
+def test_a_current_window_without_the_columns_is_all_schema_problems() -> None:
+    result = report(_frame(100, 0, numeric=2, categorical=0), pd.DataFrame(index=range(50)))
+    assert result.schema_problems == [
+        "column 'normal_0' is missing from the current data",
+        "column 'exponential_1' is missing from the current data",
+    ]
+    assert result.features == {} and not result.dataset_drift and result.ranking == []
+
+
+def test_duplicate_column_names_are_refused() -> None:
+    current = pd.concat([_frame(100, 1, numeric=1, categorical=0)] * 2, axis=1)
+    with pytest.raises(
+        InvalidInput, match="current data has more than one column named 'normal_0'"
+    ):
+        report(_frame(100, 0, numeric=1, categorical=0), current)
+
+
 def test_integer_column_names_are_compared() -> None:
     reference = pd.DataFrame({0: np.arange(500.0), 1: ["a", "b"] * 250})
     current = pd.DataFrame({0: np.arange(500.0) + 400, 1: ["a", "b"] * 250})

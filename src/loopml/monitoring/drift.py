@@ -320,6 +320,8 @@ def wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
     search of the samples. The pieces are walked in chunks to bound memory.
     """
     n, m = len(u), len(v)
+    if n == m:  # the steps coincide: the area is the mean gap between order statistics
+        return float(np.mean(np.abs(u - v)))
     whole = n * m
     span = max(1, _CHUNK * whole // (n + m))
     total = 0.0

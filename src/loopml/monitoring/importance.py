@@ -37,10 +37,9 @@ def model_importance(
     """Each of ``columns``' share of ``model``'s importance (summing to 1), or ``{}``.
 
     ``columns`` are the model's input columns, in the order it was fitted on. Never
-    raises for a model it does not know: the answer is then ``{}``.
+    raises for a model it does not know: the answer is then ``{}``::
 
-    >>> model_importance(fitted_pipeline, ["tenure", "plan"])
-    {'tenure': 0.62, 'plan': 0.38}
+        model_importance(fitted_pipeline, ["tenure", "plan"])  # {"tenure": 0.62, "plan": 0.38}
     """
     columns = [str(column) for column in columns]
     if not columns:

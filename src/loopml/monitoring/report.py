@@ -187,10 +187,10 @@ def report(
 
     ``importance`` (a column's weight in the model, e.g. from
     :func:`.importance.model_importance`) orders :attr:`MonitorReport.ranking`. Either
-    side may be a :class:`.profile.Profile` instead of a DataFrame.
+    side may be a :class:`.profile.Profile` instead of a DataFrame::
 
-    >>> result = report(train, last_hour, importance={"tenure": 0.7, "plan": 0.3})
-    >>> [entry.feature for entry in result.ranking if entry.drift_detected]
+        result = report(train, last_hour, importance={"tenure": 0.7, "plan": 0.3})
+        [entry.feature for entry in result.ranking if entry.drift_detected]
     """
     import pandas as pd
 
@@ -202,12 +202,19 @@ def report(
         return replace(profiled, importance=weights)
     if not isinstance(reference, pd.DataFrame) or not isinstance(current, pd.DataFrame):
         raise InvalidInput("the reference and the current data must be DataFrames")
-    if reference.empty:
+    if not len(reference):
         raise InvalidInput("the reference holds no rows", hint="pass the training data")
-    if current.empty:
+    if not len(current):
         raise InvalidInput(
             "the current data holds no rows", hint="a window with no predictions has no report"
         )
+    for side, frame in (("reference", reference), ("current data", current)):
+        twice = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+        if twice:
+            raise InvalidInput(
+                f"the {side} has more than one column named {', '.join(map(repr, twice))}",
+                hint="rename or drop the copies",
+            )
     options = options or DriftOptions()
     labels = {str(c): c for c in reference.columns}
     names = list(columns) if columns is not None else list(labels)
