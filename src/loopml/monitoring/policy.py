@@ -179,17 +179,14 @@ def _check_pipeline(policy: Policy) -> None:
             hint="give the training pipeline's file, e.g. --pipeline pipeline.py",
         )
     pipeline = load_pipeline(policy.pipeline)
-    try:
-        pipeline.compile({**policy.params, "alias": policy.alias})
-    except InvalidInput as error:
-        if "alias" not in error.message:
-            raise
+    if "alias" not in pipeline.signature.parameters:
         raise InvalidInput(
             f"pipeline '{pipeline.name}' takes no 'alias' parameter",
             hint="the policy passes the alias a retrained model must win (e.g. challenger): "
             'add `alias: str = "champion"` to the pipeline and give it to the step that '
             "promotes",
-        ) from None
+        )
+    pipeline.compile({**policy.params, "alias": policy.alias})
 
 
 def set_policy(store: Store, policy: Policy) -> Policy:
