@@ -162,3 +162,82 @@ def drifted(production: Production) -> Production:
     """800 predictions on drifted customers (monthly and plan moved), 600 labelled."""
     production.score(customers(800, seed=2, drift=True), labelled=600)
     return production
+
+
+RETRAIN_PIPELINE = '''
+"""Retrains churn on the newest customers; promotes it to ``alias`` if it passes ``gate``."""
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+import loopml
+from loopml.errors import GateFailed
+
+INPUTS = ["tenure", "monthly", "support_calls", "plan"]
+TARGET = "churned"
+
+
+@loopml.step
+def train(dataset: str, fail: bool = False) -> tuple[int, pd.DataFrame]:
+    if fail:
+        raise RuntimeError("the warehouse is down")
+    frame = loopml.data.load(dataset)
+    train_set = frame.sample(frac=0.75, random_state=0)
+    test_set = frame.drop(train_set.index).reset_index(drop=True)
+    encode = ColumnTransformer(
+        [("plan", OneHotEncoder(handle_unknown="ignore"), ["plan"])], remainder="passthrough"
+    )
+    model = Pipeline([("encode", encode), ("model", LogisticRegression(max_iter=1000))])
+    model.fit(train_set[INPUTS], train_set[TARGET])
+    info = loopml.log_model(
+        model, input_example=train_set[INPUTS].head(5), registered_name="churn"
+    )
+    return info.version.version, test_set
+
+
+@loopml.step
+def promote(version: int, test_set: pd.DataFrame, alias: str, gate: str) -> str:
+    try:
+        loopml.promote(
+            "churn", version, to=alias, against="champion", gates=[gate], data=test_set,
+            target=TARGET, reason=f"retrained, for {alias}",
+        )
+    except GateFailed:
+        return "refused"
+    return "promoted"
+
+
+@loopml.pipeline
+def retraining(
+    dataset: str = "customers",
+    alias: str = "champion",
+    gate: str = "roc_auc >= champion.roc_auc - 0.05",
+    fail: bool = False,
+):
+    version, test_set = train(dataset, fail)
+    promote(version, test_set, alias, gate)
+'''
+
+NO_ALIAS_PIPELINE = """
+import loopml
+
+
+@loopml.step
+def count(dataset: str) -> int:
+    return len(loopml.data.load(dataset))
+
+
+@loopml.pipeline
+def counting(dataset: str = "customers"):
+    count(dataset)
+"""
+
+
+def write_pipeline(root: Path, source: str = RETRAIN_PIPELINE, name: str = "retrain.py") -> Path:
+    """A pipeline file in the project directory."""
+    path = root / name
+    path.write_text(source.lstrip(), encoding="utf-8")
+    return path
