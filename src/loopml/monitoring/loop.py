@@ -75,8 +75,12 @@ def retrain(
     retrain_id = _start(store, deployment, trigger)
     try:
         pipeline_run = _run_pipeline(store, policy, progress)
-    except LoopmlError as error:
-        return _finish(store, retrain_id, "failed", detail=error.message)
+    except LoopmlError as error:  # a failed step names its run: to trace it, or resume it
+        ran = error.details.get("pipeline_run_id")
+        return _finish(store, retrain_id, "failed", detail=error.message, pipeline_run=ran)
+    except BaseException as error:  # Ctrl-C or a bug: a retrain left "running" blocks all
+        _finish(store, retrain_id, "failed", detail=f"interrupted: {error!r}")
+        raise
     _set(store, retrain_id, pipeline_run=pipeline_run)
     candidate = _candidate(store, pipeline_run)
     if candidate is None:
@@ -321,7 +325,13 @@ def _set(store: Store, retrain_id: int, *, action: str | None = None, **values: 
     return get_retrain(store, retrain_id)
 
 
-def _finish(store: Store, retrain_id: int, status: str, *, detail: str) -> Retrain:
+def _finish(store: Store, retrain_id: int, status: str, *, detail: str, **values: Any) -> Retrain:
     return _set(
-        store, retrain_id, status=status, detail=detail, finished_at=now_ms(), action=status
+        store,
+        retrain_id,
+        status=status,
+        detail=detail,
+        finished_at=now_ms(),
+        action=status,
+        **values,
     )
