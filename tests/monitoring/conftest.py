@@ -151,6 +151,20 @@ def production(store: Store, project: Path) -> Production:
 
 
 @pytest.fixture
+def deployed(store: Store, project: Path) -> Store:
+    """Only ``churn-prod`` serving a churn/1 with no training data: for policies and loops
+    that need a deployment and no predictions."""
+    from loopml.registry import register
+
+    frame = customers(200)
+    model = fit_churn(frame)
+    loopml.models.save(model, project / "saved", input_example=frame[INPUTS][:5])
+    register(store, project / "saved", MODEL)
+    deployments.create(store, DEPLOYMENT, f"{MODEL}/1")
+    return store
+
+
+@pytest.fixture
 def steady(production: Production) -> Production:
     """800 predictions on customers like the training data, 600 of them labelled."""
     production.score(customers(800, seed=1), labelled=600)
@@ -181,9 +195,11 @@ TARGET = "churned"
 
 
 @loopml.step
-def train(dataset: str, fail: bool = False) -> tuple[int, pd.DataFrame]:
-    if fail:
+def train(dataset: str, fail: str = "") -> tuple[int, pd.DataFrame]:
+    if fail == "error":
         raise RuntimeError("the warehouse is down")
+    if fail == "interrupt":
+        raise KeyboardInterrupt
     frame = loopml.data.load(dataset)
     train_set = frame.sample(frac=0.75, random_state=0)
     test_set = frame.drop(train_set.index).reset_index(drop=True)
@@ -215,7 +231,7 @@ def retraining(
     dataset: str = "customers",
     alias: str = "champion",
     gate: str = "roc_auc >= champion.roc_auc - 0.05",
-    fail: bool = False,
+    fail: str = "",  # error | interrupt: the training step raises
 ):
     version, test_set = train(dataset, fail)
     promote(version, test_set, alias, gate)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import loopml
 from loopml.errors import InvalidInput, NotFound
 from loopml.governance.audit import list_events
 from loopml.monitoring.policy import (
@@ -22,25 +21,9 @@ from loopml.monitoring.policy import (
     parse_rule,
     set_policy,
 )
-from loopml.registry import register
-from loopml.serving import deployments
 from loopml.store import Store
 
-from .conftest import DEPLOYMENT, MODEL, NO_ALIAS_PIPELINE, customers, write_pipeline
-
-
-@pytest.fixture
-def deployed(store: Store, project: Path) -> Store:
-    """``churn-prod`` serving a registered churn/1 (no training data: policies need none)."""
-    from sklearn.linear_model import LogisticRegression
-
-    frame = customers(200)
-    model = LogisticRegression().fit(frame[["tenure", "monthly"]], frame["churned"])
-    loopml.models.save(model, project / "saved", input_example=frame[["tenure", "monthly"]][:5])
-    register(store, project / "saved", MODEL)
-    deployments.create(store, DEPLOYMENT, f"{MODEL}/1")
-    return store
-
+from .conftest import DEPLOYMENT, NO_ALIAS_PIPELINE, write_pipeline
 
 # --- rules ---------------------------------------------------------------------------
 
