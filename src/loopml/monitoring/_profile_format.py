@@ -10,7 +10,6 @@ A reader refuses a format newer than its own rather than guessing.
 from __future__ import annotations
 
 import json
-import math
 import struct
 from typing import Any
 
@@ -28,11 +27,12 @@ def encode(result: Profile) -> bytes:
         if isinstance(column, NumericColumn):
             blob = column.sketch.serialize()
             entry.update(
-                minimum=_number(column.minimum),
-                maximum=_number(column.maximum),
+                minimum=column.minimum,
+                maximum=column.maximum,
                 mean=column.mean,
                 m2=column.m2,
                 sketch=[offset, len(blob)],
+                exact=None if column.values is None else _pairs(column.values),
             )
             sketches.append(blob)
             offset += len(blob)
@@ -48,12 +48,14 @@ def encode(result: Profile) -> bytes:
         "category_cap": result.category_cap,
         "columns": entries,
     }
-    head = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    # NaN and Infinity (an empty column's range, infinite data) are written as Python's
+    # json module writes and reads them.
+    head = json.dumps(header, separators=(",", ":")).encode()
     return b"".join([MAGIC, struct.pack("<I", len(head)), head, *sketches])
 
 
-def _number(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+def _pairs(values: dict[float, int]) -> list[list[float]]:
+    return [list(values), list(values.values())]
 
 
 def decode(data: bytes) -> Profile:
@@ -84,36 +86,45 @@ def decode(data: bytes) -> Profile:
 
 
 def _from_header(header: dict[str, Any], body: bytes) -> Profile:
-    from datasketches import kll_doubles_sketch
-
     result = Profile(k=int(header["k"]), category_cap=int(header["category_cap"]))
     result.rows = int(header["rows"])
     for entry in header["columns"]:
-        count, nulls = int(entry["count"]), int(entry["nulls"])
         column: ColumnProfile
         if entry["kind"] == "numeric":
-            offset, length = entry["sketch"]
-            if offset + length > len(body):
-                raise ValueError(f"column '{entry['name']}' has a truncated sketch")
-            sketch = kll_doubles_sketch.deserialize(body[offset : offset + length])
-            if sketch.n != count:
-                raise ValueError(f"column '{entry['name']}' holds {sketch.n} values, not {count}")
-            low, high = entry["minimum"], entry["maximum"]
-            column = NumericColumn(
-                sketch,
-                count,
-                nulls,
-                math.nan if low is None else float(low),
-                math.nan if high is None else float(high),
-                float(entry["mean"]),
-                float(entry["m2"]),
-            )
+            column = _numeric(entry, body)
         elif entry["kind"] == "categorical":
             counts = dict(zip(entry["values"], map(int, entry["counts"]), strict=True))
-            column = CategoricalColumn(counts, int(entry["other"]), count, nulls)
+            column = CategoricalColumn(counts, int(entry["other"]), entry["count"], entry["nulls"])
         else:
             raise ValueError(f"column '{entry['name']}' has an unknown kind {entry['kind']!r}")
-        if count + nulls != result.rows:
+        if not isinstance(column.count, int) or not isinstance(column.nulls, int):
+            raise ValueError(f"column '{entry['name']}' has a count that is not a whole number")
+        if column.count + column.nulls != result.rows:
             raise ValueError(f"column '{entry['name']}' does not add up to {result.rows} rows")
         result.columns[str(entry["name"])] = column
     return result
+
+
+def _numeric(entry: dict[str, Any], body: bytes) -> NumericColumn:
+    from datasketches import kll_doubles_sketch
+
+    offset, length = entry["sketch"]
+    if offset + length > len(body):
+        raise ValueError(f"column '{entry['name']}' has a truncated sketch")
+    sketch = kll_doubles_sketch.deserialize(body[offset : offset + length])
+    if sketch.n != entry["count"]:
+        raise ValueError(f"column '{entry['name']}' holds {sketch.n} values, not {entry['count']}")
+    exact = entry["exact"]
+    values = (
+        None if exact is None else dict(zip(map(float, exact[0]), map(int, exact[1]), strict=True))
+    )
+    return NumericColumn(
+        sketch,
+        entry["count"],
+        entry["nulls"],
+        float(entry["minimum"]),
+        float(entry["maximum"]),
+        float(entry["mean"]),
+        float(entry["m2"]),
+        values,
+    )

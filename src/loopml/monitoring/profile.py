@@ -43,6 +43,7 @@ DEFAULT_K = 800
 exact one on light-tailed data; at 200 the error reaches 0.03."""
 
 CATEGORY_CAP = 5000
+EXACT_VALUES = 256
 FORMAT_VERSION = 1
 _READS = (
     "a pandas DataFrame, an iterable of DataFrames, a pyarrow Table, RecordBatch or "
@@ -67,6 +68,10 @@ class NumericColumn:
     maximum: float = math.nan
     mean: float = 0.0
     m2: float = 0.0  # sum of squared deviations from the mean
+    values: dict[float, int] | None = field(default_factory=dict)
+    """Exact counts per value while the column holds at most ``EXACT_VALUES`` distinct
+    ones (counts, ratings, flags), else None. A quantile sketch is weakest on such
+    steps, so drift and quality use these counts instead, and are exact."""
     kind: ClassVar[str] = "numeric"
 
     @property
@@ -79,7 +84,11 @@ class NumericColumn:
         ranks = np.asarray(list(ranks), dtype=float)
         if not self.count:
             return np.full(len(ranks), math.nan)
-        return np.asarray(self.sketch.get_quantiles(ranks), dtype=float)
+        values = np.asarray(self.sketch.get_quantiles(ranks), dtype=float)
+        # The ends are known exactly; the sketch answers rank 0 with its smallest item.
+        values[ranks <= 0] = self.minimum
+        values[ranks >= 1] = self.maximum
+        return values
 
     def add(self, series: pd.Series) -> None:
         values = series.to_numpy(dtype=float, na_value=np.nan)
@@ -99,6 +108,8 @@ class NumericColumn:
         )
         self.minimum = float(np.fmin(self.minimum, values.min()))
         self.maximum = float(np.fmax(self.maximum, values.max()))
+        if self.values is not None:
+            self.values = _merge_values(self.values, _value_counts(values))
 
     def merged(self, other: NumericColumn, k: int) -> NumericColumn:
         sketch = _new_sketch(k)
@@ -113,7 +124,32 @@ class NumericColumn:
             float(np.fmax(self.maximum, other.maximum)),
             mean,
             m2,
+            _merge_values(self.values, other.values),
         )
+
+
+def _value_counts(values: np.ndarray) -> dict[float, int] | None:
+    """Counts per distinct value, or None past ``EXACT_VALUES`` (a sample of the chunk
+    tells a continuous column first, for the price of a small sort)."""
+    import pandas as pd
+
+    if len(np.unique(values[: 4 * EXACT_VALUES])) > EXACT_VALUES:
+        return None
+    codes, uniques = pd.factorize(values)
+    if len(uniques) > EXACT_VALUES:
+        return None
+    return dict(zip(uniques.tolist(), np.bincount(codes).tolist(), strict=True))
+
+
+def _merge_values(
+    mine: dict[float, int] | None, theirs: dict[float, int] | None
+) -> dict[float, int] | None:
+    if mine is None or theirs is None:
+        return None
+    merged = dict(mine)
+    for value, count in theirs.items():
+        merged[value] = merged.get(value, 0) + count
+    return merged if len(merged) <= EXACT_VALUES else None
 
 
 def _chan(
@@ -347,8 +383,8 @@ def _frames(data: Any, columns: list[str] | None, chunk_rows: int) -> Iterator[p
             yield data.iloc[start : start + chunk_rows]
     elif isinstance(data, pa.Table | pa.RecordBatch):
         table = data.select([name for name in data.column_names if _wanted(name, columns)])
-        for batch in table.to_batches(max_chunksize=chunk_rows):
-            yield batch.to_pandas()
+        for start in range(0, max(table.num_rows, 1), chunk_rows):
+            yield table.slice(start, chunk_rows).to_pandas()
     elif isinstance(data, pa.RecordBatchReader):
         for batch in data:
             yield from _frames(batch, columns, chunk_rows)
@@ -435,6 +471,7 @@ from .profile_drift import report_from_profiles  # noqa: E402
 __all__ = [
     "CATEGORY_CAP",
     "DEFAULT_K",
+    "EXACT_VALUES",
     "CategoricalColumn",
     "NumericColumn",
     "Profile",

@@ -14,12 +14,14 @@ quantile sketch they would be neither exact nor honest about their error.
   noise only adds to that integral of absolute gaps, so the part of it that the exact
   means expose is taken off (see :func:`_wasserstein`). PSI uses the reference sketch's
   deciles and both sketches' shares between them; the largest gap between the two CDFs
-  over both sketches' quantiles is reported as ``ks_statistic``.
+  over both sketches' quantiles is reported as ``ks_statistic``. A column with at most
+  ``EXACT_VALUES`` distinct values keeps exact counts, and all of these are exact for it.
 - Categorical: Jensen-Shannon (base 2) and L-infinity distances from the counts, which
   are exact until a column holds more than ``category_cap`` distinct values; past it, each
   side's folded values count as one "other" category.
 - Quality: missing shares are exact; the share of current values outside the reference's
-  range comes from the current sketch's ranks of the reference's minimum and maximum.
+  range comes from the current sketch's ranks of the reference's minimum and maximum
+  (exact for few distinct values).
 """
 
 from __future__ import annotations
@@ -164,8 +166,12 @@ def _wasserstein(ref: NumericColumn, cur: NumericColumn) -> float:
     between the mean a sketch implies and the exact mean kept beside it. Where one
     side leads the other everywhere (a plain shift) that removes the noise entirely;
     elsewhere the error is assumed spread evenly over the ranks. The result never goes
-    below ``|mean difference|``, a lower bound of the Wasserstein distance.
+    below ``|mean difference|``, a lower bound of the Wasserstein distance. Columns
+    with few distinct values on both sides get the exact distance from their counts.
     """
+    if ref.values is not None and cur.values is not None:
+        points, below_ref, below_cur = _exact_cdfs(ref, cur)
+        return float(np.sum(np.abs(below_ref - below_cur)[:-1] * np.diff(points)))
     ranks = (np.arange(_RANKS) + 0.5) / _RANKS
     quantiles_ref, quantiles_cur = ref.quantiles(ranks), cur.quantiles(ranks)
     gap = quantiles_ref - quantiles_cur
@@ -180,6 +186,10 @@ def _scale(ref: NumericColumn) -> float:
 
 
 def _ks(ref: NumericColumn, cur: NumericColumn) -> float:
+    """The largest gap between the two CDFs, over both sketches' quantiles."""
+    if ref.values is not None and cur.values is not None:
+        _, below_ref, below_cur = _exact_cdfs(ref, cur)
+        return float(np.abs(below_ref - below_cur).max())
     ranks = (np.arange(_KS_RANKS) + 0.5) / _KS_RANKS
     points = np.unique(np.concatenate([ref.quantiles(ranks), cur.quantiles(ranks)]))
     below_ref = np.asarray(ref.sketch.get_cdf(points, inclusive=True))[:-1]
@@ -187,9 +197,25 @@ def _ks(ref: NumericColumn, cur: NumericColumn) -> float:
     return float(np.abs(below_ref - below_cur).max())
 
 
+def _exact_cdfs(ref: NumericColumn, cur: NumericColumn) -> tuple[np.ndarray, ...]:
+    """Both sides' P(X ≤ x) at every value either side holds, from the exact counts."""
+    assert ref.values is not None
+    assert cur.values is not None
+    points = np.union1d(list(ref.values), list(cur.values))
+    return (
+        points,
+        _cumulative(ref.values, points, ref.count),
+        _cumulative(cur.values, points, cur.count),
+    )
+
+
+def _cumulative(values: dict[float, int], points: np.ndarray, count: int) -> np.ndarray:
+    return np.cumsum([values.get(point, 0) for point in points.tolist()]) / count
+
+
 def _decile_bins(ref: NumericColumn, cur: NumericColumn, bins: int = 10) -> dict[str, list[Any]]:
     """Both sides' shares in the reference's deciles, and each bin's PSI term."""
-    edges = np.unique(ref.quantiles(np.linspace(0, 1, bins + 1)))
+    edges = np.unique(_quantiles(ref, np.linspace(0, 1, bins + 1)))
     if len(edges) < 2:  # a constant reference: in or out of its one value
         value = float(edges[0])
         same = _mass_at(cur, value)
@@ -197,10 +223,7 @@ def _decile_bins(ref: NumericColumn, cur: NumericColumn, bins: int = 10) -> dict
         labels = [f"= {value:.4g}", f"≠ {value:.4g}"]
     else:
         inner = edges[1:-1]
-        # inclusive=False puts a value on an edge in the bin above it, as np.searchsorted
-        # with side="right" does in the exact report.
-        shares_ref = _pmf(ref, inner)
-        shares_cur = _pmf(cur, inner)
+        shares_ref, shares_cur = _bin_shares(ref, inner), _bin_shares(cur, inner)
         labels = [f"< {edges[1]:.4g}"]
         labels += [f"{low:.4g} – {high:.4g}" for low, high in itertools.pairwise(edges[1:-1])]
         labels += [f"≥ {edges[-2]:.4g}"] if len(edges) > 2 else []
@@ -215,13 +238,40 @@ def _decile_bins(ref: NumericColumn, cur: NumericColumn, bins: int = 10) -> dict
     }
 
 
-def _pmf(column: NumericColumn, inner: np.ndarray) -> np.ndarray:
-    if not len(inner):
-        return np.array([1.0])
-    return np.asarray(column.sketch.get_pmf(inner, inclusive=False), dtype=float)
+def _quantiles(column: NumericColumn, ranks: np.ndarray) -> np.ndarray:
+    """Quantiles as ``np.quantile`` (linear) gives them when the counts are exact; else
+    the sketch's."""
+    if column.values is None:
+        return column.quantiles(ranks)
+    points = np.array(sorted(column.values))
+    ends = np.cumsum([column.values[point] for point in points.tolist()])
+    position = (column.count - 1) * ranks
+    low = np.floor(position).astype(np.int64)
+    below = points[np.searchsorted(ends, low, side="right")]
+    above = points[np.searchsorted(ends, np.minimum(low + 1, column.count - 1), side="right")]
+    gamma, step = position - low, above - below
+    # numpy's interpolation: from the nearer end, so a quantile at a value is exactly it
+    return np.where(gamma >= 0.5, above - step * (1 - gamma), below + step * gamma)
+
+
+def _bin_shares(column: NumericColumn, inner: np.ndarray) -> np.ndarray:
+    """Shares between the edges, a value on an edge counting in the bin above it (as
+    ``np.searchsorted(side="right")`` in the exact report); a bin beyond the exact range
+    is exactly empty."""
+    if column.values is not None:
+        points = np.array(list(column.values))
+        counts = np.array(list(column.values.values()), dtype=float)
+        bins = np.searchsorted(inner, points, side="right")
+        return np.bincount(bins, weights=counts, minlength=len(inner) + 1) / column.count
+    below = np.asarray(column.sketch.get_cdf(inner, inclusive=False), dtype=float)[:-1]
+    below[inner <= column.minimum] = 0.0
+    below[inner > column.maximum] = 1.0
+    return np.diff(np.concatenate(([0.0], below, [1.0])))
 
 
 def _mass_at(column: NumericColumn, value: float) -> float:
+    if column.values is not None:
+        return column.values.get(value, 0) / column.count
     if column.minimum == column.maximum:
         return 1.0 if column.minimum == value else 0.0
     sketch = column.sketch
@@ -284,13 +334,18 @@ def _missing(column: ColumnProfile) -> float:
 
 
 def _out_of_range(ref: NumericColumn, cur: NumericColumn) -> float:
-    """The current mass outside the reference's range; at least one row when the exact
-    minimum or maximum says so, however small the sketch puts the share."""
+    """The current mass outside the reference's range: exact from counts; from the
+    sketch's ranks otherwise, and then at least one row when the exact minimum or maximum
+    says so, however small the sketch puts the share."""
+    low, high = ref.minimum, ref.maximum
+    if cur.values is not None:
+        outside = sum(count for value, count in cur.values.items() if not low <= value <= high)
+        return outside / cur.count
     below = above = 0.0
-    if cur.minimum < ref.minimum:
-        below = max(cur.sketch.get_rank(ref.minimum, inclusive=False), 1 / cur.count)
-    if cur.maximum > ref.maximum:
-        above = max(1 - cur.sketch.get_rank(ref.maximum, inclusive=True), 1 / cur.count)
+    if cur.minimum < low:
+        below = max(cur.sketch.get_rank(low, inclusive=False), 1 / cur.count)
+    if cur.maximum > high:
+        above = max(1 - cur.sketch.get_rank(high, inclusive=True), 1 / cur.count)
     return float(min(below + above, 1.0))
 
 
