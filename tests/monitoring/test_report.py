@@ -250,7 +250,7 @@ def test_every_shifted_feature_is_flagged() -> None:
 
 
 def test_a_large_report_matches_each_columns_own_test() -> None:
-    # Large frames are compared on threads; each answer is the column's own.
+    # The report reads each column once for its test and its quality: same answers.
     reference, current = _frame(250_000, 0), _frame(250_000, 1, shifted={"normal_5"})
     result = report(reference, current)
     for name in ("normal_5", "uniform_3", "category_1", "category_2"):
