@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -192,7 +193,7 @@ def summary(store: loopml.Store, since: str) -> None:
 
 def cli(*args: str) -> None:
     """Run a loopml command as a user would type it, and show it."""
-    console.print(f"[bold]$ loopml {' '.join(args)}[/bold]")
+    console.print(f"[bold]$ loopml {shlex.join(args)}[/bold]")
     subprocess.run([LOOPML, *args], cwd=HERE, check=True)
 
 

@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "ColumnQuality": "report",
     "MonitorReport": "report",
     "report": "report",
+    "RankedFeature": "report",
+    "model_importance": "importance",
     "Profile": "profile",
     "profile_dask": "profile",
     "report_from_profiles": "profile_drift",
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
     from .drift import FeatureDrift as FeatureDrift
     from .drift import feature_drift as feature_drift
     from .drift import psi as psi
+    from .importance import model_importance as model_importance
     from .monitor import MonitorRun as MonitorRun
     from .performance import detect_changes as detect_changes
     from .performance import infer_task as infer_task
@@ -67,6 +70,7 @@ if TYPE_CHECKING:
     from .profile_drift import report_from_profiles as report_from_profiles
     from .report import ColumnQuality as ColumnQuality
     from .report import MonitorReport as MonitorReport
+    from .report import RankedFeature as RankedFeature
     from .report import report as report
     from .sdk import retrain as retrain
     from .sdk import set_policy as set_policy
