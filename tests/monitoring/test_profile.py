@@ -212,10 +212,18 @@ def test_a_chunk_that_lacks_a_column_counts_as_its_nulls() -> None:
     assert (result.columns["y"].count, result.columns["y"].nulls) == (3, 2)
 
 
-def test_a_column_that_changes_kind_midstream_is_refused_by_name() -> None:
-    result = Profile().update(pd.DataFrame({"age": [30.0, 41.0]}))
+def test_a_column_that_changes_kind_midstream_is_refused_by_name_and_not_counted() -> None:
+    result = Profile().update(pd.DataFrame({"plan": ["basic", "pro"], "age": [30.0, 41.0]}))
+    before = result.to_bytes()
     with pytest.raises(InvalidInput, match="column 'age' was numeric .* is categorical"):
-        result.update(pd.DataFrame({"age": ["thirty"]}))
+        result.update(pd.DataFrame({"plan": ["plus"], "age": ["thirty"]}))
+    assert result.to_bytes() == before
+    result.update(pd.DataFrame({"plan": ["plus"], "age": [None]}, dtype=object))  # nulls fit
+    assert (result.rows, result.columns["age"].nulls, result.columns["age"].kind) == (
+        3,
+        1,
+        "numeric",
+    )
 
 
 # --- merging -------------------------------------------------------------------------------

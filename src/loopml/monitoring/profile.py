@@ -179,14 +179,20 @@ class CategoricalColumn:
         import pandas as pd
 
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        valid = codes[codes >= 0]
-        self.nulls += len(codes) - len(valid)
-        if not len(valid):
+        counts = np.bincount(codes.astype(np.intp) + 1, minlength=len(uniques) + 1)
+        nulls, counts = int(counts[0]), counts[1:]  # a missing value's code is -1
+        self.nulls += nulls
+        rows = len(codes) - nulls
+        if not rows:
             return
-        counts = pd.Series(np.bincount(valid, minlength=len(uniques)), index=_labels(uniques))
-        if counts.index.has_duplicates:  # 1 and "1" are one category once written as text
-            counts = counts.groupby(level=0).sum()
-        self._absorb(counts, len(valid), cap)
+        if len(counts) > cap:  # keep this chunk's most frequent: no text for a million ids
+            top = np.argpartition(-counts, cap)[:cap]
+            self.other += rows - int(counts[top].sum())
+            counts, uniques = counts[top], uniques[top]
+        labelled = pd.Series(counts, index=_labels(uniques))
+        if labelled.index.has_duplicates:  # 1 and "1" are one category once written as text
+            labelled = labelled.groupby(level=0).sum()
+        self._absorb(labelled, rows, cap)
 
     def merged(self, other: CategoricalColumn, cap: int) -> CategoricalColumn:
         import pandas as pd
@@ -241,7 +247,9 @@ class Profile:
         return f"Profile(rows={self.rows}, columns={{{kinds}}})"
 
     def update(self, frame: pd.DataFrame, columns: Iterable[str] | None = None) -> Profile:
-        """Add one chunk of rows (a DataFrame); returns this profile, changed."""
+        """Add one chunk of rows (a DataFrame; ``columns`` picks some); returns this
+        profile, changed. A chunk whose column changed kind is refused before anything
+        of it is counted."""
         import pandas as pd
 
         if not isinstance(frame, pd.DataFrame):
@@ -249,30 +257,36 @@ class Profile:
                 f"Profile.update() takes a pandas DataFrame, not a {type(frame).__name__}",
                 hint="pass anything else to profile(), or convert it with .to_pandas()",
             )
-        names = {str(name): name for name in frame.columns}
-        wanted = list(names) if columns is None else [str(name) for name in columns]
-        for name in wanted:
-            if name in names:
-                self._add(name, frame[names[name]])
+        labels = {str(label): label for label in frame.columns}
+        wanted = labels if columns is None else {str(name): None for name in columns}
+        chunk = {name: frame[labels[name]] for name in wanted if name in labels}
+        kinds = {name: self._kind(name, series) for name, series in chunk.items()}
+        for name, series in chunk.items():
+            self._add(name, series, kinds[name])
         for name, column in self.columns.items():
-            if name not in names:
+            if name not in chunk:
                 column.nulls += len(frame)
         self.rows += len(frame)
         return self
 
-    def _add(self, name: str, series: pd.Series) -> None:
+    def _kind(self, name: str, series: pd.Series) -> str:
+        """The chunk's kind of a column; a change of kind is refused unless one side has
+        held nothing but nulls (an all-null chunk often arrives as text)."""
         kind = column_kind(series)
+        column = self.columns.get(name)
+        if column is not None and column.kind != kind and column.count and series.count():
+            raise InvalidInput(
+                f"column '{name}' was {column.kind} in earlier rows and is {kind} now",
+                hint="cast it to one type before profiling",
+            )
+        return kind
+
+    def _add(self, name: str, series: pd.Series, kind: str) -> None:
         column = self.columns.get(name)
         if column is None or (column.kind != kind and not column.count):
             nulls = column.nulls if column is not None else self.rows
-            column = _empty(kind, self.k, nulls)
-            self.columns[name] = column
-        elif column.kind != kind:
-            if series.count():
-                raise InvalidInput(
-                    f"column '{name}' was {column.kind} in earlier rows and is {kind} now",
-                    hint="cast it to one type before profiling",
-                )
+            column = self.columns[name] = _empty(kind, self.k, nulls)
+        elif column.kind != kind:  # nothing but nulls in this chunk
             column.nulls += len(series)
             return
         if isinstance(column, NumericColumn):
@@ -412,13 +426,14 @@ def _wanted(name: str, columns: list[str] | None) -> bool:
 
 
 def _parquet(path: Path, columns: list[str] | None, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
     if not path.exists():
         raise InvalidInput(f"no Parquet file or directory at '{path}'", hint=f"pass {_READS}")
     try:
         dataset = ds.dataset(path, format="parquet")
-    except Exception as error:  # pyarrow raises several types for a file it cannot read
+    except (OSError, pa.ArrowException) as error:
         raise InvalidInput(f"'{path}' is not a readable Parquet dataset: {error}") from error
     names = [name for name in dataset.schema.names if _wanted(name, columns)]
     for batch in dataset.to_batches(columns=names, batch_size=chunk_rows):
