@@ -17,7 +17,7 @@ from loopml.monitoring.alerts import get_alerts, list_alerts, raise_alerts
 from loopml.store import Store
 
 from ..helpers import free_port
-from .conftest import DEPLOYMENT
+from .support import DEPLOYMENT
 
 BREACHES = [
     {"rule": "drift", "metric": "dataset_drift", "value": 1.0},

@@ -28,7 +28,7 @@ from loopml.serving.server import make_app
 from loopml.store import Store
 
 from ..helpers import free_port
-from .conftest import DEPLOYMENT, Production, customers, wait_until
+from .support import DEPLOYMENT, Production, customers, wait_until
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")

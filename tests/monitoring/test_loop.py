@@ -28,7 +28,7 @@ from loopml.serving import deployments
 from loopml.store import Store
 from loopml.store.schema import monitor_policies
 
-from .conftest import DEPLOYMENT, MODEL, Production, write_pipeline
+from .support import DEPLOYMENT, MODEL, Production, write_pipeline
 
 
 def _holder(store: Store, alias: str) -> int | None:

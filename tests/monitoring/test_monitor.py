@@ -22,7 +22,7 @@ from loopml.registry import set_alias
 from loopml.store import Store
 from loopml.store.schema import monitor_references
 
-from .conftest import (
+from .support import (
     DATASET,
     DEPLOYMENT,
     INPUTS,

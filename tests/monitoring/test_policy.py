@@ -23,7 +23,7 @@ from loopml.monitoring.policy import (
 )
 from loopml.store import Store
 
-from .conftest import DEPLOYMENT, NO_ALIAS_PIPELINE, write_pipeline
+from .support import DEPLOYMENT, NO_ALIAS_PIPELINE, write_pipeline
 
 # --- rules ---------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from loopml.serving import deployments
 from loopml.store import Store
 from loopml.store.schema import monitor_policies
 
-from .conftest import DEPLOYMENT, MODEL, Production, wait_until, write_pipeline
+from .support import DEPLOYMENT, MODEL, Production, wait_until, write_pipeline
 
 QUIET = "quiet-prod"
 
