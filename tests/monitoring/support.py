@@ -2,10 +2,10 @@
 
 ``customers@1`` (3,000 seeded rows: three numbers, a plan, the ``churned`` target and an
 id) is read by a training run inside ``loopml.start_run``, which logs a scikit-learn
-Pipeline (one-hot encoding of ``plan``, logistic regression) as ``churn/1``; the version
-holds ``champion`` and deployment ``churn-prod`` serves ``churn@champion``. Predictions
-are made by the real scoring app in-process (starlette TestClient) and labels are sent
-to its ``/feedback`` route, so a monitor run reads the same log a server writes.
+Pipeline (one-hot ``plan``, standardised numbers, logistic regression) as ``churn/1``;
+the version holds ``champion`` and deployment ``churn-prod`` serves ``churn@champion``.
+Predictions are made by the real scoring app in-process (starlette TestClient) and labels
+are sent to its ``/feedback`` route, so a monitor run reads the same log a server writes.
 """
 
 from __future__ import annotations
@@ -65,15 +65,17 @@ def customers(rows: int = 3000, seed: int = 0, *, drift: bool = False) -> pd.Dat
 
 
 def fit_churn(frame: pd.DataFrame) -> Any:
-    """The model: plan one-hot encoded, the numbers passed through, a logistic regression."""
+    """The model: plan one-hot encoded, the numbers standardised, a logistic regression."""
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     encode = ColumnTransformer(
-        [("plan", OneHotEncoder(handle_unknown="ignore"), [CATEGORICAL])],
-        remainder="passthrough",
+        [
+            ("plan", OneHotEncoder(handle_unknown="ignore"), [CATEGORICAL]),
+            ("numbers", StandardScaler(), NUMERIC),  # scaled, it converges in a few steps
+        ]
     )
     model = Pipeline([("encode", encode), ("model", LogisticRegression(max_iter=1000))])
     return model.fit(frame[INPUTS], frame[TARGET])
@@ -155,7 +157,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import loopml
 from loopml.errors import GateFailed
@@ -174,7 +176,10 @@ def train(dataset: str, fail: str = "") -> tuple[int, pd.DataFrame]:
     train_set = frame.sample(frac=0.75, random_state=0)
     test_set = frame.drop(train_set.index).reset_index(drop=True)
     encode = ColumnTransformer(
-        [("plan", OneHotEncoder(handle_unknown="ignore"), ["plan"])], remainder="passthrough"
+        [
+            ("plan", OneHotEncoder(handle_unknown="ignore"), ["plan"]),
+            ("numbers", StandardScaler(), INPUTS[:3]),
+        ]
     )
     model = Pipeline([("encode", encode), ("model", LogisticRegression(max_iter=1000))])
     model.fit(train_set[INPUTS], train_set[TARGET])
