@@ -15,10 +15,9 @@ from sklearn.metrics import f1_score, roc_auc_score
 
 from loopml.errors import InvalidInput
 from loopml.monitoring.cbpe import CBPE, expected_roc_auc
+from loopml.monitoring.changes import ChangeOptions, detect_changes
 from loopml.monitoring.performance import (
-    ChangeOptions,
     classification_metrics,
-    detect_changes,
     infer_task,
     performance_over_time,
 )

@@ -28,7 +28,10 @@ _EXPORTS: dict[str, str] = {
     "profile_dask": "profile",
     "report_from_profiles": "profile_drift",
     "performance_over_time": "performance",
-    "detect_changes": "performance",
+    "detect_changes": "changes",
+    "ChangePoint": "changes",
+    "ChangeOptions": "changes",
+    "PerformancePoint": "performance",
     "infer_task": "performance",
     "CBPE": "cbpe",
     "MonitorRun": "monitor",
@@ -55,13 +58,16 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .cbpe import CBPE as CBPE
+    from .changes import ChangeOptions as ChangeOptions
+    from .changes import ChangePoint as ChangePoint
+    from .changes import detect_changes as detect_changes
     from .drift import DriftOptions as DriftOptions
     from .drift import FeatureDrift as FeatureDrift
     from .drift import feature_drift as feature_drift
     from .drift import psi as psi
     from .importance import model_importance as model_importance
     from .monitor import MonitorRun as MonitorRun
-    from .performance import detect_changes as detect_changes
+    from .performance import PerformancePoint as PerformancePoint
     from .performance import infer_task as infer_task
     from .performance import performance_over_time as performance_over_time
     from .policy import Policy as Policy

@@ -15,7 +15,7 @@ The estimate holds under covariate shift: the inputs move, but P(label | input) 
 It cannot see concept drift (the same inputs now mean another label): the model is as
 sure as before, so the estimate stays put while the realised metric falls. Compare the
 two once labels arrive, with :func:`.performance.performance_over_time` and
-:func:`.performance.detect_changes`.
+:func:`.changes.detect_changes`.
 """
 
 from __future__ import annotations

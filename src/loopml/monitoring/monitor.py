@@ -276,7 +276,8 @@ def _performance(
     run: MonitorRun, frame: pd.DataFrame, proba: Any, ref: Reference, min_labelled: int
 ) -> None:
     """Realised performance over time, change points, and the CBPE estimate, into ``run``."""
-    from .performance import detect_changes, performance_over_time
+    from .changes import detect_changes
+    from .performance import performance_over_time
 
     frame = frame.copy()
     if proba is not None:
