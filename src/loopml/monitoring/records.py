@@ -12,7 +12,7 @@ from ..clock import now_ms
 from ..errors import NotFound
 from ..governance import audit
 from ..store import Store
-from ..store.schema import monitor_reports
+from ..store.schema import monitor_alerts, monitor_reports
 from ..tracking.artifacts import insert_blobs
 
 if TYPE_CHECKING:
@@ -120,8 +120,18 @@ def get_report(store: Store, report_id: int) -> StoredReport:
 
 
 def report_json(store: Store, report: StoredReport) -> dict[str, Any]:
-    """The run's whole JSON, as :meth:`MonitorRun.to_dict` gave it, with its id."""
-    return {**json.loads(store.blobs.read_bytes(report.blob)), "id": report.id}
+    """The run's whole JSON, as :meth:`MonitorRun.to_dict` gave it, with its id and the
+    alerts it raised (both are made after the JSON is written, so readers add them)."""
+    from .alerts import Alert
+
+    with store.read() as connection:
+        rows = connection.execute(
+            select(monitor_alerts)
+            .where(monitor_alerts.c.report_id == report.id)
+            .order_by(monitor_alerts.c.id)
+        ).all()
+    alerts = [Alert(**row._mapping).to_dict() for row in rows]
+    return {**json.loads(store.blobs.read_bytes(report.blob)), "id": report.id, "alerts": alerts}
 
 
 def report_html(store: Store, report: StoredReport) -> bytes:
