@@ -116,6 +116,10 @@ def test_a_drifted_window_breaches_the_drift_rule_and_alerts(drifted: Production
     assert sorted(event.after["alert"] for event in audited) == sorted(a.id for a in alerts)
     (listed,) = list_reports(store)
     assert listed.dataset_drift is True
+    # The stored JSON names the alerts, though they are raised after it is written.
+    stored = report_json(store, listed)
+    assert stored["alerts"] == [alert.to_dict() for alert in run.alerts]
+    assert stored == json.loads(run.to_json())
     assert [b["rule"] for b in listed.summary["breaches"]] == ["drift", "drifted_features >= 2"]
 
 
