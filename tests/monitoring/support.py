@@ -191,6 +191,8 @@ def train(dataset: str, fail: str = "") -> tuple[int, pd.DataFrame]:
 
 @loopml.step
 def promote(version: int, test_set: pd.DataFrame, alias: str, gate: str) -> str:
+    if not gate:
+        return "not promoted"
     try:
         loopml.promote(
             "churn", version, to=alias, against="champion", gates=[gate], data=test_set,
@@ -205,7 +207,7 @@ def promote(version: int, test_set: pd.DataFrame, alias: str, gate: str) -> str:
 def retraining(
     dataset: str = "customers",
     alias: str = "champion",
-    gate: str = "roc_auc >= champion.roc_auc - 0.05",
+    gate: str = "roc_auc >= champion.roc_auc - 0.05",  # "": no promotion
     fail: str = "",  # error | interrupt: the training step raises
 ):
     version, test_set = train(dataset, fail)

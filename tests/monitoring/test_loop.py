@@ -136,6 +136,21 @@ def test_a_candidate_that_fails_its_gate_is_rejected_and_nothing_changes(
     assert _holder(store, "challenger") is None
     assert _holder(store, "champion") == 1
     assert active_retrain(store, DEPLOYMENT) is None
+    # The same data and code again: every step is reused, so no new version is registered.
+    again = retrain(store, DEPLOYMENT)
+    assert (again.status, again.candidate) == ("rejected", None)
+    assert again.detail == "the pipeline run registered no model version"
+
+
+def test_a_candidate_the_pipeline_did_not_promote_is_rejected(production: Production) -> None:
+    store = production.store
+    _policy(production, params={"gate": ""})
+
+    done = retrain(store, DEPLOYMENT)
+
+    assert (done.status, done.candidate) == ("rejected", f"{MODEL}/2")
+    assert done.detail == f"{MODEL}/2 was not promoted to 'challenger' by the pipeline"
+    assert deployments.get(store, DEPLOYMENT).spec.canary is None
 
 
 def test_a_pipeline_that_raises_fails_the_retrain(production: Production) -> None:
@@ -219,6 +234,13 @@ def test_a_schedule_is_due_once_per_slot(production: Production) -> None:
     assert due_schedules(store, now=slot + 60_000) == []  # that slot is taken
     assert due_schedules(store, now=slot + 3_600_000) == [policy]
     assert due_schedules(store, now=slot + 3_600_000) == []
+
+
+def test_a_retrain_reference_names_a_retrain(deployed: Store) -> None:
+    with pytest.raises(InvalidInput, match="is not retrain:NUMBER"):
+        lineage(deployed, "retrain:first")
+    with pytest.raises(NotFound, match="no retrain #9"):
+        lineage(deployed, "retrain:9")
 
 
 def test_a_policy_without_a_schedule_is_never_due(deployed: Store) -> None:
