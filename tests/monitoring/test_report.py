@@ -19,8 +19,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from loopml.errors import InvalidInput
 from loopml.monitoring import DriftOptions, feature_drift, report
+from loopml.monitoring.drift_report import importance_weights
 from loopml.monitoring.importance import PERMUTATION_ROWS, model_importance
-from loopml.monitoring.report import importance_weights
 
 _NUMERIC = {
     "normal": lambda rng, n: rng.normal(10, 2, n),

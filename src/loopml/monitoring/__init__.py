@@ -19,10 +19,10 @@ _EXPORTS: dict[str, str] = {
     "FeatureDrift": "drift",
     "feature_drift": "drift",
     "psi": "drift",
-    "ColumnQuality": "report",
-    "MonitorReport": "report",
-    "report": "report",
-    "RankedFeature": "report",
+    "ColumnQuality": "drift_report",
+    "MonitorReport": "drift_report",
+    "report": "drift_report",
+    "RankedFeature": "drift_report",
     "model_importance": "importance",
     "Profile": "profile",
     "profile_dask": "profile",
@@ -65,6 +65,10 @@ if TYPE_CHECKING:
     from .drift import FeatureDrift as FeatureDrift
     from .drift import feature_drift as feature_drift
     from .drift import psi as psi
+    from .drift_report import ColumnQuality as ColumnQuality
+    from .drift_report import MonitorReport as MonitorReport
+    from .drift_report import RankedFeature as RankedFeature
+    from .drift_report import report as report
     from .importance import model_importance as model_importance
     from .monitor import MonitorRun as MonitorRun
     from .performance import PerformancePoint as PerformancePoint
@@ -74,9 +78,5 @@ if TYPE_CHECKING:
     from .profile import Profile as Profile
     from .profile import profile_dask as profile_dask
     from .profile_drift import report_from_profiles as report_from_profiles
-    from .report import ColumnQuality as ColumnQuality
-    from .report import MonitorReport as MonitorReport
-    from .report import RankedFeature as RankedFeature
-    from .report import report as report
     from .sdk import retrain as retrain
     from .sdk import set_policy as set_policy

@@ -10,7 +10,7 @@ in a ColumnTransformer); their importances are summed back onto the input column
 came from, read from ``get_feature_names_out``. When the model offers no figures (or
 they cannot be traced to the columns) and ``data`` and ``target`` are given, the
 importance is measured: scikit-learn's permutation importance on at most 2,000 rows.
-Otherwise the answer is ``{}``, which :func:`.report.report` reads as equal weights.
+Otherwise the answer is ``{}``, which :func:`.drift_report.report` reads as equal weights.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ The window's rows are the answers the deployment returned (shadows left out). Th
 is the one the stable variant served most in the window, and the reference is that
 model's training data (:mod:`.reference`). A run computes:
 
-- data drift and quality of every input column (:func:`.report.report`), ranked by the
+- data drift and quality of every input column (:func:`.drift_report.report`), ranked by the
   model's feature importance;
 - prediction drift (the model's answers now against its answers on the reference) and
   label drift (the ground truth that has arrived against the training target);
@@ -32,8 +32,8 @@ from ..clock import now_ms
 from ..errors import InvalidInput
 from ..store import Store
 from .drift import FeatureDrift, feature_drift
+from .drift_report import MonitorReport, report
 from .policy import Policy, evaluate_rules, find_policy, parse_rule
-from .report import MonitorReport, report
 
 if TYPE_CHECKING:
     import pandas as pd

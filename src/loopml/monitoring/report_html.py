@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..html_charts import chart_labels, chart_layout, report_template
 
 if TYPE_CHECKING:
-    from .report import MonitorReport
+    from .drift_report import MonitorReport
 
 _REFERENCE, _CURRENT = "#7570b3", "#d95f02"
 _DRIFTED, _STABLE = "#cf222e", "#8c959f"
