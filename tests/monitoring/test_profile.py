@@ -458,17 +458,18 @@ def test_the_sketched_wasserstein_distance_is_within_a_hundredth_of_the_exact(
     # where a rank error of 0.001 moves it by a tenth or more: only fuller bins compare.
     if min(exact.features["x"].bins["current"]) > 0.01:
         assert sketched.features["x"].effect_sizes["psi"] == pytest.approx(
-            exact.features["x"].effect_sizes["psi"], rel=0.05, abs=0.002
+            exact.features["x"].effect_sizes["psi"], rel=0.05, abs=0.004
         )
 
 
-@pytest.mark.parametrize("shift", [0.0, 0.5])
-def test_heavy_tails_cost_accuracy_but_not_the_verdict(shift: float) -> None:
-    # The top ranks of a lognormal(σ=1) hold few retained items; the error grows to ~0.02.
+@pytest.mark.parametrize(("rows", "shift"), [(100_000, 0.0), (100_000, 0.5), (1_000_000, 0.1)])
+def test_heavy_tails_cost_accuracy_but_not_the_verdict(rows: int, shift: float) -> None:
+    # A lognormal(σ=1)'s top ranks hold few retained values, each standing for many rows,
+    # so without the exact means' correction a million rows' 0.077 comes out up to 0.087.
     rng = np.random.default_rng(3)
     exact, sketched = _both_reports(
-        pd.DataFrame({"x": rng.lognormal(0, 1, 100_000)}),
-        pd.DataFrame({"x": rng.lognormal(shift, 1, 100_000)}),
+        pd.DataFrame({"x": rng.lognormal(0, 1, rows)}),
+        pd.DataFrame({"x": rng.lognormal(shift, 1, rows)}),
     )
     expected = exact.features["x"].statistic
     assert abs(sketched.features["x"].statistic - expected) <= max(0.03, 0.1 * expected)

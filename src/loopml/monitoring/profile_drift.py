@@ -2,8 +2,8 @@
 
     result = report_from_profiles(profile(reference), profile(current))
 
-The result is the same :class:`~loopml.monitoring.report.MonitorReport` as
-:func:`~loopml.monitoring.report.report` gives, computed from the profiles alone, and
+The result is the same :class:`~loopml.monitoring.drift_report.MonitorReport` as
+:func:`~loopml.monitoring.drift_report.report` gives, computed from the profiles alone, and
 marked ``mode = "sketch"``. The tests are always the large-sample ones, whatever the
 row count: the normed Wasserstein distance for numbers and the Jensen-Shannon distance
 for categories. P-values (Kolmogorov-Smirnov, chi-square) are not computed: from a
@@ -34,11 +34,13 @@ import numpy as np
 
 from ..errors import InvalidInput
 from .drift import MAX_CATEGORY_BINS, DriftOptions, FeatureDrift, jensen_shannon
+from .drift_report import ColumnQuality, MonitorReport
 from .profile import CategoricalColumn, ColumnProfile, NumericColumn, Profile
-from .report import ColumnQuality, MonitorReport
 
 _RANKS = 10_000  # enough to follow the sketch's step function at any row count
 _KS_RANKS = 1_000
+_TAIL = _RANKS // 100  # the outer 1% of ranks at each end
+_EDGE = _RANKS // 25  # the 4% next to it, whose sign tells who leads
 _PSI_FLOOR = 1e-4  # a bin's smallest share in PSI, as drift.psi_bins
 OTHER = "(other values)"
 
@@ -159,15 +161,18 @@ def sketch_drift(
 
 
 def _wasserstein(ref: NumericColumn, cur: NumericColumn) -> float:
-    """``∫|F⁻¹ − G⁻¹|`` from the sketches, less the share of their noise the means reveal.
+    """``∫|F⁻¹ − G⁻¹|`` from the sketches, with the exact means taking out their noise.
 
-    Each sketch's quantiles are off by a random error e(u), and taking absolute values
-    turns that noise into a bias upwards. The integral of e is known: it is the gap
-    between the mean a sketch implies and the exact mean kept beside it. Where one
-    side leads the other everywhere (a plain shift) that removes the noise entirely;
-    elsewhere the error is assumed spread evenly over the ranks. The result never goes
-    below ``|mean difference|``, a lower bound of the Wasserstein distance. Columns
-    with few distinct values on both sides get the exact distance from their counts.
+    Each sketch's quantiles are off by a random error, and taking absolute values turns
+    that noise into a bias upwards, worst in a long tail, where a few retained values
+    stand for many rows. The exact means bound it: ``∫(F⁻¹ − G⁻¹)`` is their difference,
+    so where one side leads, the noise the means reveal comes off exactly. The lead is
+    read from the sign of the gap at each rank; in the outer 1% of ranks at each end,
+    where the sketch cannot tell which side is above, it is taken to continue when the
+    4% next to it agree (a shift, or the scale of a skewed column); otherwise those
+    signs are noise and the correction shrinks with them. The result never goes below
+    ``|mean difference|``, a lower bound of the distance. Columns with few distinct
+    values on both sides get the exact distance from their counts.
     """
     if ref.values is not None and cur.values is not None:
         points, below_ref, below_cur = _exact_cdfs(ref, cur)
@@ -175,9 +180,21 @@ def _wasserstein(ref: NumericColumn, cur: NumericColumn) -> float:
     ranks = (np.arange(_RANKS) + 0.5) / _RANKS
     quantiles_ref, quantiles_cur = ref.quantiles(ranks), cur.quantiles(ranks)
     gap = quantiles_ref - quantiles_cur
+    signs = _signs(gap)
     noise = (quantiles_ref.mean() - ref.mean) - (quantiles_cur.mean() - cur.mean)
-    estimate = float(np.abs(gap).mean() - np.sign(gap).mean() * noise)
+    estimate = float(np.mean(signs * gap) - np.mean(signs) * noise)
     return max(estimate, abs(ref.mean - cur.mean))
+
+
+def _signs(gap: np.ndarray) -> np.ndarray:
+    """Which side is above at each rank; in the outer 1%, the lead of the 4% next to it
+    when all of that agrees."""
+    signs = np.sign(gap)
+    edges = np.concatenate([signs[_TAIL : _TAIL + _EDGE], signs[-_TAIL - _EDGE : -_TAIL]])
+    lead = np.sign(edges.sum())
+    if lead and float(np.mean(edges == lead)) >= 0.99:
+        signs[:_TAIL] = signs[-_TAIL:] = lead
+    return signs
 
 
 def _scale(ref: NumericColumn) -> float:
