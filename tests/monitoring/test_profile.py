@@ -490,7 +490,7 @@ def test_verdicts_agree_with_the_exact_report(
     exact, sketched = _both_reports(_frame(100_000, 0), _frame(100_000, 1, shift, plans))
     assert sketched.drifted == exact.drifted == drifted
     assert sketched.dataset_drift == exact.dataset_drift
-    assert sketched.mode == "sketch"
+    assert (sketched.mode, sketched.to_dict()["mode"], exact.mode) == ("sketch", "sketch", "exact")
     for name, result in exact.features.items():
         found = sketched.features[name]
         assert (found.test, found.kind, found.threshold) == (
@@ -537,6 +537,7 @@ def test_report_takes_profiles_in_place_of_frames() -> None:
     assert set(result.drifted) == {"tenure", "calls"}
     assert result.features["tenure"].test == "wasserstein"
     assert result.ranking[0].feature == "tenure"
+    assert result.mode == "sketch"
 
 
 # --- data quality and broken feeds ---------------------------------------------------------

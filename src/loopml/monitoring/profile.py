@@ -15,8 +15,10 @@ null count, minimum, maximum, mean and sum of squared deviations, so its standar
 deviation is exact and its quantiles are within the sketch's rank error. A categorical
 column (text, booleans, categories) keeps exact counts of up to ``category_cap`` distinct
 values; past the cap the rarest values are folded into one "other" count, so counts of
-the values kept are exact lower bounds and memory stays bounded. Merging is associative
-and exact for everything but the sketch (and the cap, once it is reached).
+the values kept are exact lower bounds and memory stays bounded. A numeric column with at
+most ``EXACT_VALUES`` distinct values (counts, ratings) also keeps exact counts per value.
+Merging is associative and exact for everything but the sketch (and the caps, once
+reached).
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ if TYPE_CHECKING:
 
 DEFAULT_K = 800
 """The KLL sketch's size parameter. At 800 a numeric column holds about 2,400 doubles
-(19 KB) and the normed Wasserstein distance from two sketches stays within 0.01 of the
-exact one on light-tailed data; at 200 the error reaches 0.03."""
+(19 KB) and the normed Wasserstein distance from two sketches of 100,000 rows stayed
+within 0.006 of the exact one (normal, exponential, uniform, bimodal, lognormal σ=0.5;
+0.010 at k=400, 0.017 at k=200). Updates cost the same at any k."""
 
 CATEGORY_CAP = 5000
 EXACT_VALUES = 256

@@ -3,8 +3,8 @@
     result = report_from_profiles(profile(reference), profile(current))
 
 The result is the same :class:`~loopml.monitoring.drift_report.MonitorReport` as
-:func:`~loopml.monitoring.drift_report.report` gives, computed from the profiles alone, and
-marked ``mode = "sketch"``. The tests are always the large-sample ones, whatever the
+:func:`~loopml.monitoring.drift_report.report` gives, computed from the profiles alone, with
+``mode="sketch"``. The tests are always the large-sample ones, whatever the
 row count: the normed Wasserstein distance for numbers and the Jensen-Shannon distance
 for categories. P-values (Kolmogorov-Smirnov, chi-square) are not computed: from a
 quantile sketch they would be neither exact nor honest about their error.
@@ -93,7 +93,7 @@ def report_from_profiles(
     if extra and columns is None:
         messages.append("columns not in the reference: " + ", ".join(extra))
     drifted = [name for name, result in features.items() if result.drift_detected]
-    report = MonitorReport(
+    return MonitorReport(
         features=features,
         quality=quality,
         schema_problems=messages,
@@ -101,9 +101,8 @@ def report_from_profiles(
         reference_rows=reference.rows,
         current_rows=current.rows,
         drifted=drifted,
+        mode="sketch",
     )
-    report.mode = "sketch"  # type: ignore[attr-defined]  # until MonitorReport has the field
-    return report
 
 
 def _check_names(names: list[str], reference: Profile, options: DriftOptions) -> None:
