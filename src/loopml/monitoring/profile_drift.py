@@ -187,7 +187,7 @@ def _wasserstein(ref: NumericColumn, cur: NumericColumn) -> float:
 
 def _signs(gap: np.ndarray) -> np.ndarray:
     """Which side is above at each rank; in the outer 1%, the lead of the 4% next to it
-    when all of that agrees."""
+    when 99% of that agrees."""
     signs = np.sign(gap)
     edges = np.concatenate([signs[_TAIL : _TAIL + _EDGE], signs[-_TAIL - _EDGE : -_TAIL]])
     lead = np.sign(edges.sum())
