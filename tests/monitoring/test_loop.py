@@ -105,7 +105,7 @@ def test_the_lineage_of_a_retrain_names_its_pipeline_run_and_candidate(
     tree = lineage(store, f"retrain:{started.id}", direction="down", depth=1)
 
     assert tree.kind == "retrain" and tree.id == f"retrain:{started.id}"
-    assert "churn-prod" in tree.label and "canary" in tree.label
+    assert "churn-prod" in tree.label and tree.facts["status"] == "canary"
     assert tree.facts["trigger"] == "alert #7 drift"
     below = {(node.kind, node.relation): node for node in tree.downstream}
     assert below[("pipeline_run", "ran")].id.startswith(started.pipeline_run[:8])
@@ -200,7 +200,7 @@ def test_act_retrains_only_on_alerts_with_a_pipeline(drifted: Production) -> Non
     store = drifted.store
     quiet = monitor(store, DEPLOYMENT, window="1h", rules=["rows < 1"], save=False)
     assert quiet.alerts == []
-    loud = monitor(store, DEPLOYMENT, window="1h", rules=["drift"], save=False)
+    loud = monitor(store, DEPLOYMENT, window="1h", rules=["drift"], save=False, alert=True)
     assert loud.alerts
 
     assert act(store, loud) is None  # no policy

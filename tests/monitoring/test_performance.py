@@ -506,3 +506,18 @@ def test_expected_roc_auc_with_known_labels_is_the_roc_auc(rows) -> None:
     assert expected_roc_auc(scores, labels.astype(float)) == pytest.approx(
         roc_auc_score(labels, scores)
     )
+
+
+def test_f1_is_undefined_rather_than_zero_without_positive_rows() -> None:
+    """A period whose labelled rows hold no churner has no recall, so no F1: a rule
+    'f1 < 0.5' must not fire on it."""
+    frame = pd.DataFrame(
+        {
+            "time": _times(6),
+            "prediction": [0, 0, 1, 0, 0, 0],
+            "label": pd.Series([0, 0, 0, 0, 0, 0], dtype=object),
+        }
+    )
+    (point,) = performance_over_time(frame, task="binary", buckets=1)
+    assert point.metrics["accuracy"] == pytest.approx(5 / 6)
+    assert "f1" not in point.metrics and "recall" not in point.metrics

@@ -121,6 +121,12 @@ def policy_cmd(
     param: list[str] = typer.Option(None, "--param", "-p", help="A pipeline param KEY=VALUE."),
     canary: str = typer.Option("10,50,100", "--canary", help="Canary steps in percent."),
     canary_interval: str = typer.Option("1m", "--canary-interval", help="Each step's hold."),
+    max_error_rate: float = typer.Option(
+        None, "--max-error-rate", help="Roll the canary back above the stable's rate + this."
+    ),
+    max_p99_ms: float = typer.Option(
+        None, "--max-p99-ms", help="Roll the canary back when its p99 exceeds this."
+    ),
     alias: str = typer.Option("challenger", "--alias", help="The alias a candidate must win."),
     window: str = typer.Option("1h", "--window", "-w", help="The window each run looks at."),
     webhook: str = typer.Option(None, "--webhook", help="POST alerts to this URL."),
@@ -154,6 +160,8 @@ def policy_cmd(
                 alias=alias,
                 canary=_steps(canary),
                 canary_interval=canary_interval,
+                max_error_rate=max_error_rate,
+                max_p99_ms=max_p99_ms,
                 webhook=webhook,
                 reference=reference,
                 min_labelled=min_labelled,
@@ -252,11 +260,17 @@ def alerts_cmd(
 
 
 @app.command("retrain")
-def retrain_cmd(deployment: str = typer.Argument(...), json_output: bool = _JSON) -> None:
+def retrain_cmd(
+    deployment: str = typer.Argument(...),
+    force: bool = typer.Option(
+        False, "--force", help="Abandon a retrain still active (and abort its canary) first."
+    ),
+    json_output: bool = _JSON,
+) -> None:
     """Retrain now with the policy's pipeline; a passing candidate goes out as a canary."""
     from ..monitoring.loop import retrain
 
-    found = retrain(_store(), deployment, trigger="manual", progress=not json_output)
+    found = retrain(_store(), deployment, trigger="manual", progress=not json_output, force=force)
     if json_output:
         print_json(found.to_dict())
     else:

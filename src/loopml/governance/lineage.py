@@ -69,7 +69,7 @@ _RA, _RI, _DV = run_artifacts.c, run_inputs.c, dataset_versions.c
 _MV = model_versions.c
 _HEX = re.compile(r"^[0-9a-f]+$")
 _FORMS = (
-    "name a run id or prefix, NAME@V, dataset:NAME@V, artifact:HASH, step:RUN/STEP, run:ID "
+    "name a run id or prefix, NAME@V, dataset:NAME@V, artifact:HASH, step:RUN/STEP, run:ID, "
     "models:/NAME/VERSION or retrain:N (see loopml runs ls, loopml data ls, loopml models ls, "
     "loopml monitor retrains)"
 )
@@ -588,7 +588,7 @@ class _Walker:
     def _load_retrain(self, key: Key) -> tuple[str, str, dict[str, Any]]:
         row = self.c.execute(select(monitor_retrains).where(monitor_retrains.c.id == key[1])).one()
         facts = {k: v for k, v in row._asdict().items() if k != "id"}
-        label = f"retrain #{key[1]} of {row.deployment} ({row.status})"
+        label = f"retrain #{key[1]} of {row.deployment}"
         return f"retrain:{key[1]}", label, facts
 
     def _load_pipeline_run(self, key: Key) -> tuple[str, str, dict[str, Any]]:

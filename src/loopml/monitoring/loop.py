@@ -20,6 +20,8 @@ data, the run and the model.
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,15 +52,25 @@ class Retrain:
     pipeline_run: str | None
     candidate: str | None
     detail: str | None
+    owner: str | None = None  # host:pid of the process that runs it
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 def retrain(
-    store: Store, deployment: str, *, trigger: str = "manual", progress: bool = False
+    store: Store,
+    deployment: str,
+    *,
+    trigger: str = "manual",
+    progress: bool = False,
+    force: bool = False,
 ) -> Retrain:
-    """Run the policy's pipeline and roll a passing candidate out as a canary."""
+    """Run the policy's pipeline and roll a passing candidate out as a canary.
+
+    Another retrain still active refuses this one (Conflict), unless ``force``: then it
+    is abandoned first (its canary, if running, is aborted).
+    """
     policy = get_policy(store, deployment)
     if policy.pipeline is None:
         raise InvalidInput(
@@ -66,11 +78,13 @@ def retrain(
             hint=f"loopml monitor policy {deployment} --pipeline pipeline.py",
         )
     active = active_retrain(store, deployment)
-    if active is not None:
+    if active is not None and force:
+        _abandon(store, active)
+    elif active is not None:
         raise Conflict(
-            f"retrain #{active.id} of '{deployment}' is still {active.status}",
-            hint="wait for its canary to end, or stop it: loopml deploy canary "
-            f"{deployment} --abort",
+            f"retrain #{active.id} of '{deployment}' is still {active.status}"
+            + (f" (in {active.owner})" if active.status == "running" and active.owner else ""),
+            hint=f"wait for it to end, or abandon it: loopml monitor retrain {deployment} --force",
         )
     retrain_id = _start(store, deployment, trigger)
     try:
@@ -147,10 +161,10 @@ def due_schedules(store: Store, now: int | None = None) -> list[Policy]:
         if policy.schedule is None:
             continue
         with store.write() as connection:
-            last = connection.execute(
-                select(monitor_policies.c.last_scheduled).where(
-                    monitor_policies.c.deployment == policy.deployment
-                )
+            last = connection.execute(  # locked: two services take a slot once
+                select(monitor_policies.c.last_scheduled)
+                .where(monitor_policies.c.deployment == policy.deployment)
+                .with_for_update()
             ).scalar()
             start = datetime.fromtimestamp((last or now) / 1000, tz=UTC)
             slot = croniter(policy.schedule, start).get_next(datetime)
@@ -165,8 +179,45 @@ def due_schedules(store: Store, now: int | None = None) -> list[Policy]:
 
 
 def active_retrain(store: Store, deployment: str) -> Retrain | None:
+    """The deployment's retrain still running or in its canary, if any.
+
+    A retrain whose process ended without finishing it (kill -9, a power cut) would
+    block every later one; when that process was on this machine and is gone, the
+    retrain is marked failed here instead.
+    """
     found = list_retrains(store, deployment, statuses=ACTIVE, limit=1)
-    return found[0] if found else None
+    if not found:
+        return None
+    active = found[0]
+    if active.status == "running" and _owner_gone(active.owner):
+        _finish(store, active.id, "failed", detail=f"interrupted: {active.owner} ended")
+        return None
+    return active
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_gone(owner: str | None) -> bool:
+    from ..processes import pid_alive
+
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    return not pid_alive(int(pid))
+
+
+def _abandon(store: Store, active: Retrain) -> None:
+    from ..serving import deployments
+
+    if active.status == "canary":
+        spec = deployments.get(store, active.deployment).spec
+        if spec.canary is not None and spec.canary.status == "running":
+            deployments.abort_canary(
+                store, active.deployment, reason=f"retrain #{active.id} abandoned"
+            )
+    _finish(store, active.id, "failed", detail=f"abandoned by {store.actor}")
 
 
 def list_retrains(
@@ -268,6 +319,8 @@ def _start_canary(
             f"models:/{name}/{version}",
             steps=list(policy.canary),
             interval_s=parse_duration_ms(policy.canary_interval) / 1000,
+            max_error_rate=policy.max_error_rate,
+            max_p99_ms=policy.max_p99_ms,
             reason=f"retrain #{retrain_id}",
         )
     except LoopmlError as error:
@@ -296,6 +349,7 @@ def _start(store: Store, deployment: str, trigger: str) -> int:
                     trigger=trigger,
                     status="running",
                     started_at=now_ms(),
+                    owner=_owner(),
                 )
             ).inserted_primary_key[0]
         )

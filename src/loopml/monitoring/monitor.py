@@ -136,13 +136,14 @@ def monitor(
     rules: list[str] | None = None,
     reference: str | None = None,
     save: bool = True,
-    alert: bool = True,
+    alert: bool | None = None,
 ) -> MonitorRun:
     """Monitor ``deployment`` over the last ``window`` (or ``since``..``until``).
 
     ``rules`` replace the policy's rules for this run; ``reference`` (``DATASET@V``)
     replaces the model's training dataset. Raises InvalidInput when the window holds no
-    predictions: there is nothing to report on, and no report is stored.
+    predictions: there is nothing to report on, and no report is stored. Breaches
+    become alerts when ``alert`` is true (by default: when the run is saved).
     """
     from ..serving import deployments
     from ..serving.predictions import parse_duration_ms, predictions, to_ms
@@ -201,7 +202,7 @@ def monitor(
         from .records import save_run
 
         save_run(store, run)
-    if alert and run.breaches:
+    if (save if alert is None else alert) and run.breaches:
         from .alerts import raise_alerts
 
         run.alerts = raise_alerts(

@@ -370,6 +370,10 @@ def classification_metrics(
         "recall": metrics.recall_score(truth, predicted, average=average, zero_division=np.nan),
         "f1": metrics.f1_score(truth, predicted, average=average, zero_division=np.nan),
     }
+    if task == "binary" and not (truth.any() and predicted.any()):
+        # No positive row, or no positive answer: recall or precision is undefined, and
+        # sklearn's f1 of 0 would read as a collapse that fires a "f1 < x" rule.
+        found["f1"] = float("nan")
     if task == "binary" and proba is not None:
         scored = np.isfinite(proba)
         if len(np.unique(truth[scored])) == 2:

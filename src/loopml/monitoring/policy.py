@@ -119,6 +119,8 @@ class Policy:
     alias: str = "challenger"
     canary: tuple[int, ...] = (10, 50, 100)
     canary_interval: str = "1m"
+    max_error_rate: float | None = None  # the canary rolls back above the stable's + this
+    max_p99_ms: float | None = None  # ... or with a p99 latency above this
     webhook: str | None = None
     reference: str | None = None  # DATASET@VERSION instead of the training dataset
     min_labelled: int = 50  # labelled rows below which realised metrics are not computed
@@ -155,6 +157,10 @@ def check_policy(policy: Policy) -> Policy:
             f"invalid canary steps {','.join(map(str, steps))}",
             hint="increasing percents ending at 100, e.g. 10,50,100",
         )
+    for name in ("max_error_rate", "max_p99_ms"):
+        value = getattr(policy, name)
+        if value is not None and (isinstance(value, bool) or not value > 0):
+            raise InvalidInput(f"{name} must be a positive number, not {value!r}")
     if policy.min_labelled < 1:
         raise InvalidInput("min_labelled must be at least 1")
     if policy.webhook is not None and not re.match(r"^https?://", policy.webhook):

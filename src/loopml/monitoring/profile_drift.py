@@ -61,7 +61,7 @@ def report_from_profiles(
         if not isinstance(value, Profile):
             raise InvalidInput(
                 f"the {name} must be a Profile, not a {type(value).__name__}",
-                hint="build one with loopml.monitoring.profile(data)",
+                hint="build one with loopml.monitoring.profile.profile(data)",
             )
     if not reference.rows:
         raise InvalidInput("the reference profile holds no rows", hint="profile the training data")

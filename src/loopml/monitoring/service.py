@@ -77,14 +77,16 @@ def make_app(store: Store, every_s: float) -> Any:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(_ticking(store, every_s)) if every_s > 0 else None
+        stop = asyncio.Event()
+        task = asyncio.create_task(_ticking(store, every_s, stop)) if every_s > 0 else None
         try:
             yield
         finally:
+            # SIGTERM or Ctrl-C: the tick in progress finishes (a report is stored, a
+            # retrain reaches its canary or its end) before the process exits.
+            stop.set()
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await task
 
     return Starlette(
         routes=[
@@ -96,13 +98,14 @@ def make_app(store: Store, every_s: float) -> Any:
     )
 
 
-async def _ticking(store: Store, every_s: float) -> None:
-    while True:
+async def _ticking(store: Store, every_s: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
         try:
             await asyncio.to_thread(tick, store)
         except Exception:  # a bug in one tick must not end the service
             log.exception("monitor tick failed")
-        await asyncio.sleep(every_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
 
 
 def serve(store: Store, *, host: str = "127.0.0.1", port: int = 9108, every: str = "5m") -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Float,
     Column,
     Double,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -565,6 +565,7 @@ monitor_retrains = Table(
     Column("pipeline_run", String(32)),
     Column("candidate", String(NAME_LENGTH)),  # churn/4
     Column("detail", Text),  # why it ended so
+    Column("owner", String(NAME_LENGTH)),  # host:pid of the process running it
     Index(None, "deployment", "started_at"),
 )
 

@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("pipeline_run", sa.String(length=32), nullable=True),
         sa.Column("candidate", sa.String(length=256), nullable=True),
         sa.Column("detail", sa.Text(), nullable=True),
+        sa.Column("owner", sa.String(length=256), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_monitor_retrains")),
     )
     op.create_index(
