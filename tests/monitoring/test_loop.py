@@ -260,3 +260,44 @@ def test_an_aborted_canary_rejects_the_retrain(production: Production) -> None:
     assert settled.status == "rejected"
     assert "stopped by hand" in settled.detail
     assert _holder(store, "champion") == 1
+
+
+def test_a_retrain_left_running_by_a_dead_process_stops_blocking(production: Production) -> None:
+    """kill -9 mid-retrain leaves it 'running'; its process is gone, so the next retrain
+    marks it failed instead of refusing forever."""
+    import socket
+    import subprocess
+    import sys
+
+    from sqlalchemy import update
+
+    from loopml.monitoring.loop import _start
+    from loopml.store.schema import monitor_retrains
+
+    store = production.store
+    _policy(production)
+    stuck = _start(store, DEPLOYMENT, "manual")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    with store.write() as connection:
+        connection.execute(
+            update(monitor_retrains)
+            .where(monitor_retrains.c.id == stuck)
+            .values(owner=f"{socket.gethostname()}:{gone}")
+        )
+    assert active_retrain(store, DEPLOYMENT) is None
+    assert get_retrain(store, stuck).status == "failed"
+    assert "ended" in get_retrain(store, stuck).detail
+    assert retrain(store, DEPLOYMENT).status == "canary"
+
+
+def test_force_abandons_an_active_retrain_and_its_canary(production: Production) -> None:
+    store = production.store
+    _policy(production, canary=(10, 100), max_error_rate=0.05, max_p99_ms=250.0)
+    first = retrain(store, DEPLOYMENT)
+    canary = deployments.get(store, DEPLOYMENT).spec.canary
+    assert canary is not None and canary.max_error_rate == 0.05 and canary.max_p99_ms == 250.0
+    second = retrain(store, DEPLOYMENT, force=True)
+    abandoned = get_retrain(store, first.id)
+    assert abandoned.status == "failed" and abandoned.detail == "abandoned by tester"
+    assert second.id != first.id and second.status in ("canary", "rejected")

@@ -116,6 +116,13 @@ def test_a_webhook_must_be_http(url: str) -> None:
         check_policy(Policy(DEPLOYMENT, webhook=url))
 
 
+@pytest.mark.parametrize("field", ["max_error_rate", "max_p99_ms"])
+@pytest.mark.parametrize("value", [0, -1.0, True])
+def test_canary_limits_must_be_positive(field: str, value: object) -> None:
+    with pytest.raises(InvalidInput, match=f"{field} must be a positive number"):
+        check_policy(Policy(DEPLOYMENT, **{field: value}))
+
+
 def test_a_schedule_needs_a_pipeline() -> None:
     with pytest.raises(InvalidInput, match="a schedule retrains, so it needs --pipeline"):
         check_policy(Policy(DEPLOYMENT, schedule="0 3 * * 0"))
