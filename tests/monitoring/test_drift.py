@@ -248,3 +248,16 @@ def test_a_sample_is_read_once_into_sorted_values_or_counts() -> None:
     assert as_objects == as_category == CategorySample({"b": 2, "a": 1, "c": 1}, missing=1)
     # One category whatever the Python type: a CSV would not tell 1 from "1" either.
     assert sample(pd.Series([1, "1", 1.0, "a"], dtype=object)).counts == {"1": 3, "a": 1}
+
+
+def test_psi_of_a_flag_whose_share_moved_is_not_zero() -> None:
+    """The deciles of a 0/1 column collapse onto its two values; each value is a bin."""
+    reference = np.r_[np.zeros(720), np.ones(280)]
+    current = np.r_[np.zeros(570), np.ones(430)]
+    bins = psi_bins(reference, current)
+    assert bins["labels"] == ["< 1", "≥ 1"]
+    assert bins["reference"] == pytest.approx([0.72, 0.28])
+    assert bins["current"] == pytest.approx([0.57, 0.43])
+    expected = (0.57 - 0.72) * np.log(0.57 / 0.72) + (0.43 - 0.28) * np.log(0.43 / 0.28)
+    assert psi(reference, current) == pytest.approx(expected)
+    assert psi(reference, reference) == 0.0

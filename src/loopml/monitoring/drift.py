@@ -265,6 +265,11 @@ def _sorted(values: Iterable[float] | np.ndarray) -> np.ndarray:
 
 def _sorted_psi_bins(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> dict[str, list[Any]]:
     edges = np.unique(sorted_quantiles(ref, np.linspace(0, 1, bins + 1)))
+    distinct = ref[np.concatenate(([True], ref[1:] != ref[:-1]))] if len(ref) else ref
+    if 2 <= len(distinct) <= bins and len(distinct) >= len(edges):
+        # Few distinct values (a 0/1 flag, a count): the deciles collapse onto them, so
+        # each value gets its own bin; otherwise a flag whose share moved reads PSI 0.
+        edges = np.concatenate((distinct, [distinct[-1]]))
     if len(edges) < 2:  # a constant reference: in or out of its one value
         equal = np.searchsorted(cur, edges[0], "right") - np.searchsorted(cur, edges[0], "left")
         same_cur = float(equal / len(cur))
