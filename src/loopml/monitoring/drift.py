@@ -217,7 +217,7 @@ def _categorical(
         "jensen_shannon": jensen_shannon(p, q),
         "l_infinity": float(np.abs(p - q).max()),
     }
-    bins = _category_bins(categories, p, q)
+    bins = category_bins(categories, p, q)
     present = int(ref_counts.sum()), int(cur_counts.sum())
     if small:
         threshold = options.per_feature.get(column, options.p_value)
@@ -275,13 +275,28 @@ def _sorted_psi_bins(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> dict[s
         same_cur = float(equal / len(cur))
         shares_ref = np.array([1.0, 0.0])
         shares_cur = np.array([same_cur, 1 - same_cur])
-        labels = [f"= {edges[0]:.4g}", f"≠ {edges[0]:.4g}"]
     else:
         inner = edges[1:-1]
         shares_ref, shares_cur = _bin_shares(ref, inner), _bin_shares(cur, inner)
-        labels = [f"< {edges[1]:.4g}"]
-        labels += [f"{low:.4g} – {high:.4g}" for low, high in itertools.pairwise(edges[1:-1])]
-        labels += [f"≥ {edges[-2]:.4g}"] if len(edges) > 2 else []
+    return psi_table(bin_labels(edges), shares_ref, shares_cur)
+
+
+def bin_labels(edges: np.ndarray) -> list[str]:
+    """Labels of the bins between ``edges`` (the first and last open-ended); one edge is
+    a constant reference: in or out of its value."""
+    if len(edges) < 2:
+        return [f"= {edges[0]:.4g}", f"≠ {edges[0]:.4g}"]
+    labels = [f"< {edges[1]:.4g}"]
+    labels += [f"{low:.4g} – {high:.4g}" for low, high in itertools.pairwise(edges[1:-1])]
+    labels += [f"≥ {edges[-2]:.4g}"] if len(edges) > 2 else []
+    return labels
+
+
+def psi_table(
+    labels: list[str], shares_ref: np.ndarray, shares_cur: np.ndarray
+) -> dict[str, list[Any]]:
+    """Both sides' shares per bin and each bin's PSI term (shares floored, so an empty
+    bin does not divide by zero)."""
     floor_ref = np.maximum(shares_ref, _EPSILON)
     floor_cur = np.maximum(shares_cur, _EPSILON)
     terms = (floor_cur - floor_ref) * np.log(floor_cur / floor_ref)
@@ -356,7 +371,7 @@ def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
     return math.sqrt(max(divergence, 0.0) / (2 * math.log(2)))
 
 
-def _category_bins(categories: list[str], p: np.ndarray, q: np.ndarray) -> dict[str, list[Any]]:
+def category_bins(categories: list[str], p: np.ndarray, q: np.ndarray) -> dict[str, list[Any]]:
     """The categories with the largest shares (the rest as one), and each one's gap."""
     order = np.argsort(-(p + q), kind="stable")
     top = order[:MAX_CATEGORY_BINS]

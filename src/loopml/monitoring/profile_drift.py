@@ -26,14 +26,20 @@ quantile sketch they would be neither exact nor honest about their error.
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidInput
-from .drift import MAX_CATEGORY_BINS, DriftOptions, FeatureDrift, jensen_shannon
+from .drift import (
+    DriftOptions,
+    FeatureDrift,
+    bin_labels,
+    category_bins,
+    jensen_shannon,
+    psi_table,
+)
 from .drift_report import ColumnQuality, MonitorReport
 from .profile import CategoricalColumn, ColumnProfile, NumericColumn, Profile
 
@@ -41,7 +47,6 @@ _RANKS = 10_000  # enough to follow the sketch's step function at any row count
 _KS_RANKS = 1_000
 _TAIL = _RANKS // 100  # the outer 1% of ranks at each end
 _EDGE = _RANKS // 25  # the 4% next to it, whose sign tells who leads
-_PSI_FLOOR = 1e-4  # a bin's smallest share in PSI, as drift.psi_bins
 OTHER = "(other values)"
 
 
@@ -151,7 +156,7 @@ def sketch_drift(
             "jensen_shannon": jensen_shannon(p, q),
             "l_infinity": float(np.abs(p - q).max()),
         }
-        bins = _category_bins(categories, p, q)
+        bins = category_bins(categories, p, q)
         test, distance = "jensen_shannon", effects["jensen_shannon"]
     return FeatureDrift(
         name, ref.kind, test, distance, None, threshold, distance > threshold,
@@ -236,22 +241,10 @@ def _decile_bins(ref: NumericColumn, cur: NumericColumn, bins: int = 10) -> dict
         value = float(edges[0])
         same = _mass_at(cur, value)
         shares_ref, shares_cur = np.array([1.0, 0.0]), np.array([same, 1 - same])
-        labels = [f"= {value:.4g}", f"≠ {value:.4g}"]
     else:
         inner = edges[1:-1]
         shares_ref, shares_cur = _bin_shares(ref, inner), _bin_shares(cur, inner)
-        labels = [f"< {edges[1]:.4g}"]
-        labels += [f"{low:.4g} – {high:.4g}" for low, high in itertools.pairwise(edges[1:-1])]
-        labels += [f"≥ {edges[-2]:.4g}"] if len(edges) > 2 else []
-    floor_ref = np.maximum(shares_ref, _PSI_FLOOR)
-    floor_cur = np.maximum(shares_cur, _PSI_FLOOR)
-    terms = (floor_cur - floor_ref) * np.log(floor_cur / floor_ref)
-    return {
-        "labels": labels[: len(terms)],
-        "reference": shares_ref.tolist(),
-        "current": shares_cur.tolist(),
-        "contribution": terms.tolist(),
-    }
+    return psi_table(bin_labels(edges), shares_ref, shares_cur)
 
 
 def _quantiles(column: NumericColumn, ranks: np.ndarray) -> np.ndarray:
@@ -305,21 +298,6 @@ def _shares(
         counts_ref.append(ref.other)
         counts_cur.append(cur.other)
     return categories, np.array(counts_ref) / ref.count, np.array(counts_cur) / cur.count
-
-
-def _category_bins(categories: list[str], p: np.ndarray, q: np.ndarray) -> dict[str, list[Any]]:
-    """The largest categories (the rest as one) and each one's gap, as the exact report."""
-    order = np.argsort(-(p + q), kind="stable")
-    top = order[:MAX_CATEGORY_BINS]
-    labels = [categories[i] for i in top]
-    reference, current = p[top].tolist(), q[top].tolist()
-    if len(order) > MAX_CATEGORY_BINS:
-        rest = order[MAX_CATEGORY_BINS:]
-        labels.append(f"{len(rest)} others")
-        reference.append(float(p[rest].sum()))
-        current.append(float(q[rest].sum()))
-    gaps = [abs(a - b) for a, b in zip(current, reference, strict=True)]
-    return {"labels": labels, "reference": reference, "current": current, "contribution": gaps}
 
 
 def _quality(name: str, ref: ColumnProfile, cur: ColumnProfile) -> ColumnQuality:
