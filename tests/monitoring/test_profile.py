@@ -621,3 +621,16 @@ def test_a_sketch_report_renders_and_serialises() -> None:
     document = json.loads(result.to_json())
     assert document["features"]["tenure"]["test"] == "wasserstein"
     assert "tenure" in result.to_html()
+
+
+def test_a_flag_gets_the_same_psi_from_profiles_as_from_the_frames() -> None:
+    """Exact counts per value: a 0/1 column is binned per value on both paths."""
+    from loopml.monitoring.profile import profile, report_from_profiles
+
+    reference = pd.DataFrame({"flag": np.r_[np.zeros(720), np.ones(280)]})
+    current = pd.DataFrame({"flag": np.r_[np.zeros(570), np.ones(430)]})
+    sketched = report_from_profiles(profile(reference), profile(current)).features["flag"]
+    exact = report(reference, current).features["flag"]
+    assert sketched.bins["labels"] == exact.bins["labels"] == ["< 1", "≥ 1"]
+    assert sketched.effect_sizes["psi"] == pytest.approx(exact.effect_sizes["psi"])
+    assert exact.effect_sizes["psi"] > 0.09

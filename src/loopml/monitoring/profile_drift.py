@@ -237,6 +237,9 @@ def _cumulative(values: dict[float, int], points: np.ndarray, count: int) -> np.
 def _decile_bins(ref: NumericColumn, cur: NumericColumn, bins: int = 10) -> dict[str, list[Any]]:
     """Both sides' shares in the reference's deciles, and each bin's PSI term."""
     edges = np.unique(_quantiles(ref, np.linspace(0, 1, bins + 1)))
+    if ref.values is not None and 2 <= len(ref.values) <= bins and len(ref.values) >= len(edges):
+        distinct = np.array(sorted(ref.values))  # a flag or a small count: a bin per value
+        edges = np.concatenate((distinct, distinct[-1:]))
     if len(edges) < 2:  # a constant reference: in or out of its one value
         value = float(edges[0])
         same = _mass_at(cur, value)
