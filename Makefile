@@ -45,6 +45,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/pipelines.py
 	$(BIN)/python benchmarks/registry.py
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/drift.py
 
 clean:
 	rm -rf $(VENV) examples/*/.loopml .pytest_cache .ruff_cache
