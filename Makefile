@@ -29,7 +29,7 @@ demo: $(VENV)/.installed-demo
 	  && ../../$(BIN)/loopml models card churn@champion -o build/card \
 	  && ../../$(BIN)/loopml models build churn@champion -o build/image \
 	  && ../../$(BIN)/python loop.py \
-	  && ../../$(BIN)/loopml lineage retrain:1 \
+	  && ../../$(BIN)/loopml lineage retrain:1 --depth 2 \
 	  && ../../$(BIN)/loopml predict churn@champion build/to_score.parquet -o build/scored.parquet
 
 lint: $(VENV)/.installed-test

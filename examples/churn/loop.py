@@ -182,7 +182,7 @@ def summary(store: loopml.Store, since: str) -> None:
         (f"loopml monitor reports {NAME}", "every monitor run, with drift and F1"),
         ("build/monitor.html", "the month-2 report page"),
         (f"loopml monitor alerts {NAME}", "the alerts that started the retrain"),
-        ("loopml lineage retrain:1", "the retrain: its pipeline run, data and model"),
+        ("loopml lineage retrain:1", "the alerts, pipeline run and model of the retrain"),
         (f"loopml deploy history {NAME}", "the canary's revisions"),
         ("loopml audit ls", "every step, audited"),
     ]

@@ -301,3 +301,17 @@ def test_force_abandons_an_active_retrain_and_its_canary(production: Production)
     abandoned = get_retrain(store, first.id)
     assert abandoned.status == "failed" and abandoned.detail == "abandoned by tester"
     assert second.id != first.id and second.status in ("canary", "rejected")
+
+
+def test_a_retrain_started_by_alerts_traces_back_to_the_model_they_were_raised_on(
+    drifted: Production,
+) -> None:
+    store = drifted.store
+    _policy(drifted)
+    run = monitor(store, DEPLOYMENT, window="1h", rules=["drift"])
+    started = act(store, run)
+    assert started is not None and started.trigger.startswith(f"alert #{run.alerts[0].id}")
+    tree = lineage(store, f"retrain:{started.id}", direction="up", depth=1)
+    (watched,) = tree.upstream
+    assert watched.kind == "model_version" and watched.id == f"models:/{MODEL}/1"
+    assert watched.relation == f"alerted on: drift (report #{run.id})"

@@ -43,6 +43,8 @@ from ..store.schema import (
     experiments,
     model_aliases,
     model_versions,
+    monitor_alerts,
+    monitor_reports,
     monitor_retrains,
     params,
     pipeline_runs,
@@ -374,7 +376,25 @@ class _Walker:
         return edges
 
     def _up_retrain(self, key: Key, via: Key | None) -> list[Edge]:
-        return []
+        """The model version whose monitor report raised the alerts that triggered it."""
+        trigger = self.c.execute(
+            select(monitor_retrains.c.trigger).where(monitor_retrains.c.id == key[1])
+        ).scalar()
+        alert_ids = [int(number) for number in re.findall(r"#(\d+)", trigger or "")]
+        if not alert_ids:
+            return []
+        rows = self.c.execute(
+            select(monitor_alerts.c.rule, monitor_reports.c.id, monitor_reports.c.model)
+            .join(monitor_reports, monitor_reports.c.id == monitor_alerts.c.report_id)
+            .where(monitor_alerts.c.id.in_(alert_ids))
+        ).all()
+        edges: dict[Key, list[str]] = {}
+        for rule, report, model in rows:
+            name, _, number = model.partition("/")
+            edges.setdefault(("model_version", name, int(number)), []).append(
+                f"{rule} (report #{report})"
+            )
+        return [(f"alerted on: {', '.join(why)}", found, False) for found, why in edges.items()]
 
     def _down_retrain(self, key: Key, via: Key | None) -> list[Edge]:
         """The pipeline run it started and the candidate that run registered."""
