@@ -4,7 +4,13 @@ retrains on a schedule and runs every policy's monitor."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
+import httpx2
 import pytest
 from sqlalchemy import update
 from starlette.testclient import TestClient
@@ -18,6 +24,7 @@ from loopml.serving import deployments
 from loopml.store import Store
 from loopml.store.schema import monitor_policies
 
+from ..helpers import free_port
 from .support import DEPLOYMENT, MODEL, Production, wait_until, write_pipeline
 
 QUIET = "quiet-prod"
@@ -109,3 +116,37 @@ def test_retrains_started_by_hand_are_settled_by_the_tick(production: Production
 
     assert lines[0] == f"retrain #{started.id}: rejected"
     assert list_retrains(store)[0].detail == "canary bad latency"
+
+
+def test_sigterm_lets_the_tick_in_progress_store_its_report(
+    steady: Production, tmp_path: Path
+) -> None:
+    """A service is stopped with SIGTERM while its first tick runs (it starts with the
+    server, and the first run of a model also computes its reference): the report that
+    tick was making is stored before the process exits."""
+    set_policy(steady.store, Policy(DEPLOYMENT))
+    port = free_port()
+    logs = tmp_path / "monitor-serve.log"
+    loopml = Path(sys.executable).with_name("loopml")
+    with open(logs, "wb") as output:
+        service = subprocess.Popen(
+            [str(loopml), "monitor", "serve", "--every", "1h", "--port", str(port)],
+            cwd=steady.root, env=dict(os.environ), stdout=output, stderr=output,
+        )  # fmt: skip
+    try:
+
+        def up() -> bool:
+            assert service.poll() is None, logs.read_text()
+            try:
+                return httpx2.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+            except httpx2.TransportError:
+                return False
+
+        wait_until(up, what="loopml monitor serve", timeout=60)
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=60)
+    finally:
+        if service.poll() is None:
+            service.kill()
+    (report,) = list_reports(steady.store, DEPLOYMENT)
+    assert report.rows == 800, logs.read_text()
