@@ -88,6 +88,10 @@ def test_a_run_is_stored_with_its_json_and_page(steady: Production) -> None:
     assert len(page) < FIVE_MB
     assert page.lstrip().lower().startswith(b"<!doctype html")
     assert DEPLOYMENT.encode() in page
+    assert b"Plotly" in page and b"loopml:plotly.js" not in page  # whole again
+    # the stored blob leaves the 4.8 MB library out: every report would repeat it
+    assert listed.html_blob is not None
+    assert store.blobs.size(listed.html_blob) < 500_000
     events = list_events(store, action="monitor.report", object_id=DEPLOYMENT)
     assert [event.after["report"] for event in events] == [run.id]
 

@@ -114,11 +114,11 @@ class MonitorRun:
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **{"indent": 2, "default": str, **kwargs})
 
-    def to_html(self) -> str:
+    def to_html(self, *, inline_plotly: bool = True) -> str:
         """One self-contained page (plotly.js inlined; aggregated data only)."""
         from .monitor_html import monitor_html
 
-        return monitor_html(self)
+        return monitor_html(self, inline_plotly=inline_plotly)
 
     def save_html(self, path: str | os.PathLike[str]) -> Path:
         target = Path(path)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 _REALISED, _ESTIMATED = "#1b9e77", "#7570b3"
 
 
-def monitor_html(run: MonitorRun) -> str:
+def monitor_html(run: MonitorRun, *, inline_plotly: bool = True) -> str:
     summary = run.to_dict()
     charts: dict[str, Any] = {}
     if run.performance or run.estimated:
@@ -35,6 +35,7 @@ def monitor_html(run: MonitorRun) -> str:
         run_charts=charts,
         run_window=f"{_iso(run.window_start)} to {_iso(run.window_end)}",
         run_charts_present={name: True for name in charts},
+        inline_plotly=inline_plotly,
     )
 
 

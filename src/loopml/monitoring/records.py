@@ -49,7 +49,7 @@ class StoredReport:
 def save_run(store: Store, run: MonitorRun) -> int:
     """Store ``run`` (JSON and HTML blobs, one row, an audit event); sets ``run.id``."""
     # The JSON is written before the row exists, so it carries no id; readers add it.
-    html = store.blobs.put_bytes(run.to_html().encode("utf-8"))
+    html = store.blobs.put_bytes(run.to_html(inline_plotly=False).encode("utf-8"))
     full = store.blobs.put_bytes(run.to_json(indent=None).encode("utf-8"))
     with store.write() as connection:
         insert_blobs(connection, {html.hash: html.size, full.hash: full.size}, now_ms())
@@ -135,9 +135,13 @@ def report_json(store: Store, report: StoredReport) -> dict[str, Any]:
 
 
 def report_html(store: Store, report: StoredReport) -> bytes:
+    """The run's self-contained page (stored without plotly.js, which goes back in)."""
+    from .report_html import with_plotly
+
     if report.html_blob is None:
         raise NotFound(f"monitor report #{report.id} has no HTML page")
-    return store.blobs.read_bytes(report.html_blob)
+    page = store.blobs.read_bytes(report.html_blob).decode("utf-8")
+    return with_plotly(page).encode("utf-8")
 
 
 def _to_report(row: Any) -> StoredReport:

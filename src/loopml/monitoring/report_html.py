@@ -18,11 +18,23 @@ if TYPE_CHECKING:
 _REFERENCE, _CURRENT = "#7570b3", "#d95f02"
 _DRIFTED, _STABLE = "#cf222e", "#8c959f"
 RANKING_BARS = 30  # the ranking chart's bars; the table lists every feature
+PLOTLY_PLACEHOLDER = "/*loopml:plotly.js*/"
+"""Where plotly.js goes in a page stored without it: the library is 4.8 MB of every
+page, the same bytes each time, so stored pages leave it out and get it back on reading
+(:func:`with_plotly`)."""
 
 
-def report_html(report: MonitorReport, title: str = "Drift report", **context: Any) -> str:
+def report_html(
+    report: MonitorReport,
+    title: str = "Drift report",
+    *,
+    inline_plotly: bool = True,
+    **context: Any,
+) -> str:
     """The page; ``context`` goes to the template as is (a monitor run adds ``run``,
-    ``run_window`` and its charts as ``run_charts``, drawn by ``monitor_run.html.j2``)."""
+    ``run_window`` and its charts as ``run_charts``, drawn by ``monitor_run.html.j2``).
+    Without ``inline_plotly`` the page holds :data:`PLOTLY_PLACEHOLDER` instead of the
+    library, for storing; :func:`with_plotly` makes it whole again."""
     import plotly.offline
 
     summary = report.to_dict()
@@ -44,9 +56,16 @@ def report_html(report: MonitorReport, title: str = "Drift report", **context: A
         ranked=ranked,
         anchors={name: f"feature-{index}" for index, (name, _) in enumerate(ranked, start=1)},
         charts=charts,
-        plotly_js=plotly.offline.get_plotlyjs(),
+        plotly_js=plotly.offline.get_plotlyjs() if inline_plotly else PLOTLY_PLACEHOLDER,
         **context,
     )
+
+
+def with_plotly(page: str) -> str:
+    """A page stored without plotly.js, self-contained again."""
+    import plotly.offline
+
+    return page.replace(PLOTLY_PLACEHOLDER, plotly.offline.get_plotlyjs(), 1)
 
 
 def distribution_chart(bins: dict[str, list[Any]]) -> dict[str, Any]:
