@@ -9,10 +9,10 @@ import typer
 from ..clock import format_ms
 from ..errors import InvalidInput
 from ._output import console, print_json, table
+from ._store import command_store as _store
 
 if TYPE_CHECKING:
     from ..serving.deployments import Deployment
-    from ..store import Store
 
 app = typer.Typer(
     help="Deployments: A/B splits, canaries, shadows, blue-green switches and rollbacks.",
@@ -316,9 +316,3 @@ def _show(deployment: Deployment, json_output: bool, verb: str | None) -> None:
             f"canary: {canary.status}, step {canary.step + 1}/{len(canary.steps)} of {steps} "
             f"every {canary.interval_s:g}s" + (f" — {canary.reason}" if canary.reason else "")
         )
-
-
-def _store(create: bool = False) -> Store:
-    from ..store import open_store
-
-    return open_store(create=create)

@@ -10,10 +10,10 @@ import typer
 from ..clock import format_ms
 from ..errors import GateFailed, InvalidInput
 from ._output import console, fmt_value, print_json, styled, table
+from ._store import command_store as _store
 
 if TYPE_CHECKING:  # the store and the registry load on use: startup stays fast
     from ..registry import ModelVersion, Promotion
-    from ..store import Store
 
 app = typer.Typer(
     help="Registered models: versions, aliases, tags, evaluation, promotion gates, rollback.",
@@ -433,9 +433,3 @@ def _metric_values(values: dict[str, Any]) -> str:
 
 def _status(promotion: Promotion) -> str:
     return promotion.status
-
-
-def _store(create: bool = False) -> Store:
-    from ..store import open_store
-
-    return open_store(create=create)

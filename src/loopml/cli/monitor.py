@@ -10,6 +10,7 @@ import typer
 from ..clock import format_ms
 from ..errors import InvalidInput
 from ._output import console, err_console, fmt_value, print_json, styled, table
+from ._store import command_store as _store
 
 if TYPE_CHECKING:
     from ..monitoring.monitor import MonitorRun
@@ -387,9 +388,3 @@ def _text(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items()) or "—"
     return "—" if value is None else str(value)
-
-
-def _store() -> Any:
-    from ..store import open_store
-
-    return open_store()

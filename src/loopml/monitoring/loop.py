@@ -33,7 +33,7 @@ from ..governance import audit
 from ..store import Store
 from ..store.schema import model_aliases, model_promotions, model_versions, monitor_policies
 from ..store.schema import monitor_retrains as retrains
-from .policy import Policy, get_policy, list_policies
+from .policy import Policy, find_policy, get_policy, list_policies
 
 if TYPE_CHECKING:
     from .monitor import MonitorRun
@@ -111,7 +111,7 @@ def retrain(
 
 def act(store: Store, run: MonitorRun, *, progress: bool = False) -> Retrain | None:
     """Retrain when ``run`` raised alerts and the policy has a pipeline and none is active."""
-    policy = _policy_or_none(store, run.deployment)
+    policy = find_policy(store, run.deployment)
     if not run.alerts or policy is None or policy.pipeline is None:
         return None
     if active_retrain(store, run.deployment) is not None:
@@ -332,12 +332,6 @@ def _start_canary(
         detail=f"canary of {name}/{version} at steps {','.join(map(str, policy.canary))}",
         action="canary",
     )
-
-
-def _policy_or_none(store: Store, deployment: str) -> Policy | None:
-    from .policy import find_policy
-
-    return find_policy(store, deployment)
 
 
 def _start(store: Store, deployment: str, trigger: str) -> int:

@@ -34,7 +34,6 @@ def monitor_html(run: MonitorRun, *, inline_plotly: bool = True) -> str:
         run=summary,
         run_charts=charts,
         run_window=f"{_iso(run.window_start)} to {_iso(run.window_end)}",
-        run_charts_present={name: True for name in charts},
         inline_plotly=inline_plotly,
     )
 
