@@ -115,6 +115,31 @@ def test_sigterm_in_the_middle_of_a_flush_loses_nothing(project: Path) -> None:
         assert loopml.get_run(run_id).status == "KILLED"
 
 
+def test_sigterm_handled_inside_a_weakref_callback_still_ends_the_run(project: Path) -> None:
+    """The handler runs at the next bytecode; inside a weakref callback (a collection
+    can start anywhere) its exception is only printed, so the signal is delivered again
+    and the process still stops, its run KILLED."""
+    code = """
+import os, signal, time, weakref, loopml
+class Thing: pass
+def collected(_):
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(100_000):  # the handler runs here, inside the callback
+        pass
+with loopml.start_run() as run:
+    print(run.id, flush=True)
+    thing = Thing()
+    watcher = weakref.ref(thing, collected)
+    del thing
+    time.sleep(10)
+    print("went on")
+"""
+    done = run_python(code, cwd=project)
+    assert done.returncode == 143, done.stdout + done.stderr
+    assert "went on" not in done.stdout
+    assert loopml.get_run(done.stdout.split()[0]).status == "KILLED"
+
+
 def test_a_program_with_its_own_sigterm_handler_keeps_it(project: Path) -> None:
     code = """
 import os, signal, loopml

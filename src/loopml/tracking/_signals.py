@@ -7,6 +7,12 @@ is marked KILLED. While the main thread is inside a :func:`deferred_signals` sec
 (moving a metric batch into the store), the signal waits until the section ends, so a
 batch can never be half moved when the exception arrives.
 
+Python runs a handler at the main thread's next bytecode, which may be inside a weakref
+callback or a ``__del__`` (a garbage collection that started there); an exception raised
+there is only printed ("Exception ignored in ...") and the process would go on. So the
+``sys.unraisablehook`` installed with the handlers sends such a signal again a moment
+later, to be raised outside the callback.
+
 A forked child gets the default handlers back. A Python-level handler only runs when the
 main thread next executes bytecode, so a pool worker waiting on its task queue in C
 would ignore its pool's SIGTERM and hang the pool's shutdown; forked children write
@@ -17,15 +23,18 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 _depth = 0
 _deferred: int | None = None
 _received: int | None = None
 _installed = False
+_REDELIVERY_S = 0.01
 
 
 def received_signal() -> int | None:
@@ -43,6 +52,8 @@ def install() -> None:
         signal.signal(signal.SIGTERM, _handle)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _handle)
+    if _handle in (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)):
+        sys.unraisablehook = _redeliver_swallowed(sys.unraisablehook)
 
 
 @contextmanager
@@ -72,9 +83,26 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
 
 
 def _raise_for(signum: int) -> None:
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise SystemExit(128 + signum)
+    error: BaseException = (
+        KeyboardInterrupt() if signum == signal.SIGINT else SystemExit(128 + signum)
+    )
+    error.loopml_signal = signum  # type: ignore[attr-defined]
+    raise error
+
+
+def _redeliver_swallowed(previous: Any) -> Any:
+    def hook(unraisable: Any) -> None:
+        signum = getattr(unraisable.exc_value, "loopml_signal", None)
+        if signum is None:
+            previous(unraisable)
+            return
+        # Sent again from another thread a moment later: sent from here, it would be
+        # handled at this hook's next bytecode and swallowed the same way.
+        timer = threading.Timer(_REDELIVERY_S, os.kill, (os.getpid(), signum))
+        timer.daemon = True
+        timer.start()
+
+    return hook
 
 
 def _restore_defaults_in_child() -> None:
