@@ -94,12 +94,50 @@ def pg_url() -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, project: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Runs the test on the embedded SQLite store and on PostgreSQL (env points at it)."""
+@pytest.fixture(params=["sqlite", "postgres", "remote"])
+def backend(
+    request: pytest.FixtureRequest, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Runs the test on the embedded SQLite store, on PostgreSQL (env points at it) and
+    through a team server (``LOOPML_SERVER``) serving a SQLite store of its own."""
     if request.param == "postgres":
         monkeypatch.setenv("LOOPML_DB_URL", request.getfixturevalue("pg_url"))
-    return request.param
+    if request.param == "remote":
+        local_only = request.node.get_closest_marker("local_only")
+        if local_only is not None:
+            pytest.skip(f"needs a local store: {local_only.args[0]}")
+        pending = request.node.get_closest_marker("remote_pending")
+        if pending is not None:
+            pytest.skip(f"not served by the team server yet: {pending.args[0]}")
+        server = request.getfixturevalue("team_server")
+        served = open_store(resolve())
+        server.target.app = _server_app(served)
+        monkeypatch.setenv("LOOPML_SERVER", server.url)
+        request.node.served_store = served
+        try:
+            yield request.param
+        finally:
+            close_default_stores()
+            server.target.app = None
+            served.close()
+        return
+    yield request.param
+
+
+def _server_app(store: Store) -> Any:
+    from loopml.server.app import ServerSettings, build_app
+
+    return build_app(store, ServerSettings(ui=False))
+
+
+@pytest.fixture(scope="session")
+def team_server() -> Iterator[Any]:
+    """One real uvicorn server per test worker; each remote test points it at its store."""
+    from .serverthread import ThreadServer
+
+    server = ThreadServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -108,6 +146,13 @@ def store(backend: str) -> Iterator[Store]:
     opened = open_store(resolve())
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def db(store: Store, request: pytest.FixtureRequest) -> Store:
+    """Where the test's data lives, to look inside: ``store`` itself, or for a remote test
+    the server's own store (a client has no database to read)."""
+    return getattr(request.node, "served_store", store)
 
 
 # --- S3 (moto server on loopback) -------------------------------------------------------

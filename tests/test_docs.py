@@ -48,6 +48,8 @@ EXPECTED_PAGES = {
     "models.md",
     "serving.md",
     "monitoring.md",
+    "server.md",
+    "ui.md",
 }
 
 _FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)

@@ -3,7 +3,7 @@
 Resolution order, highest first:
 
 1. environment variables (``LOOPML_HOME``, ``LOOPML_DB_URL``, ``LOOPML_ARTIFACTS_URL``,
-   ``LOOPML_USER``);
+   ``LOOPML_USER``; ``LOOPML_SERVER`` and ``LOOPML_TOKEN`` send everything to a team server);
 2. the ``store:`` section of the project's ``loopml.yaml``;
 3. defaults: a ``.loopml/`` directory found by walking up from the working directory, as
    git finds ``.git/``; SQLite at ``.loopml/loopml.db``; blobs under ``.loopml/artifacts``.
@@ -27,6 +27,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "LOOPML_DB_URL": "metadata database URL (default: sqlite:///<home>/loopml.db)",
     "LOOPML_ARTIFACTS_URL": "artifact store: a directory or s3://bucket/prefix",
     "LOOPML_USER": "the actor recorded on runs and audit events (default: the OS user)",
+    "LOOPML_SERVER": "a team server (http://host:port): every SDK call and command goes "
+    "through it instead of a local store",
+    "LOOPML_TOKEN": "the API token sent to LOOPML_SERVER (loopml token create)",
     "LOOPML_REMOTE": "the default remote of `loopml data push|pull` (s3://bucket/prefix)",
     "LOOPML_DEPLOYMENT": "the name a container's server logs predictions under "
     "(default: the model folder's name)",
@@ -47,6 +50,10 @@ class Config:
     user: str
     home_exists: bool
     """Whether ``home`` was found on disk (False: it will be created on the first write)."""
+    server_url: str | None = None
+    """A team server to work through instead of the database and artifact store."""
+    token: str | None = None
+    """The API token for ``server_url``."""
 
 
 def find_store_dir(start: Path) -> Path | None:
@@ -95,6 +102,8 @@ def resolve(cwd: Path | None = None, *, here: bool = False) -> Config:
         artifacts_url=artifacts_url,
         user=current_user(),
         home_exists=exists,
+        server_url=os.environ.get("LOOPML_SERVER") or None,
+        token=os.environ.get("LOOPML_TOKEN") or None,
     )
 
 

@@ -85,6 +85,29 @@ class UnsupportedMediaType(InvalidInput):
     code = "unsupported_media_type"
 
 
+class Unauthorized(LoopmlError):
+    """The server needs a valid token: none was sent, or it is unknown, revoked or expired."""
+
+    http_status = 401
+    exit_code = 10
+    code = "unauthorized"
+
+
+class Forbidden(LoopmlError):
+    """The token is valid but its role may not do this."""
+
+    http_status = 403
+    exit_code = 10
+    code = "forbidden"
+
+
+class NotSupportedRemotely(InvalidInput):
+    """The operation cannot run against a team server (yet); it needs a local store."""
+
+    http_status = 501
+    code = "not_supported_remotely"
+
+
 class NotFound(LoopmlError):
     """The named object does not exist."""
 
@@ -169,6 +192,12 @@ class GateFailed(LoopmlError):
     http_status = 422
     exit_code = 8
     code = "gate_failed"
+
+
+class ServerUnreachable(StoreError):
+    """The team server in ``LOOPML_SERVER`` did not answer."""
+
+    code = "server_unreachable"
 
 
 class IntegrityFailure(LoopmlError):

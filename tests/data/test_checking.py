@@ -18,6 +18,8 @@ from loopml.store.schema import blobs, dataset_versions
 
 from ..helpers import loopml_cli
 
+pytestmark = pytest.mark.remote_pending("dataset operations")
+
 GOOD = pa.table({"id": [1, 2, 3, 4], "plan": ["basic", "pro", "pro", "basic"]})
 BAD = pa.table({"id": [1, 1, 3], "plan": ["basic", "gold", "pro"]})
 

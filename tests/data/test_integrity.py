@@ -18,6 +18,8 @@ from loopml.errors import InvalidInput, NotFound
 
 from ..helpers import loopml_cli
 
+pytestmark = pytest.mark.remote_pending("dataset operations")
+
 
 def test_a_file_rewritten_between_hashing_and_storing_is_refused(store, tmp_path: Path) -> None:
     path = tmp_path / "data.bin"

@@ -25,6 +25,8 @@ from loopml.errors import InvalidInput, NotFound
 from loopml.governance import list_events
 from loopml.store.schema import blobs, dataset_versions
 
+pytestmark = pytest.mark.remote_pending("dataset operations")
+
 
 def _write_folder(root: Path, files: dict[str, bytes]) -> Path:
     for relative, data in files.items():

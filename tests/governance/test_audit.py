@@ -58,18 +58,18 @@ def test_an_intact_chain_verifies(history) -> None:
     assert report.checked == 7
 
 
-def test_an_edited_event_is_named(history) -> None:
-    with history.write() as connection:
+def test_an_edited_event_is_named(history, db) -> None:
+    with db.write() as connection:
         connection.execute(
             update(audit_events).where(audit_events.c.seq == 3).values(after='{"depth":"8"}')
         )
     assert verify(history).problems == ["event 3 (run.params) was edited"]
 
 
-def test_an_edited_event_with_a_recomputed_hash_breaks_the_next_link(history) -> None:
+def test_an_edited_event_with_a_recomputed_hash_breaks_the_next_link(history, db) -> None:
     from loopml.governance.audit import _event_hash
 
-    with history.write() as connection:
+    with db.write() as connection:
         row = connection.execute(audit_events.select().where(audit_events.c.seq == 3)).one()
         forged = {**row._asdict(), "actor": "mallory"}
         connection.execute(
@@ -80,20 +80,20 @@ def test_an_edited_event_with_a_recomputed_hash_breaks_the_next_link(history) ->
     assert verify(history).problems == ["event 4 does not follow event 3: event 3 was rewritten"]
 
 
-def test_deleted_events_are_named(history) -> None:
-    with history.write() as connection:
+def test_deleted_events_are_named(history, db) -> None:
+    with db.write() as connection:
         connection.execute(delete(audit_events).where(audit_events.c.seq.in_([3, 4])))
     assert verify(history).problems == ["events 3-4 are missing"]
 
 
-def test_a_truncated_tail_is_detected_through_the_head(history) -> None:
-    with history.write() as connection:
+def test_a_truncated_tail_is_detected_through_the_head(history, db) -> None:
+    with db.write() as connection:
         connection.execute(delete(audit_events).where(audit_events.c.seq == 7))
     assert verify(history).problems == ["event 7 is missing"]
 
 
-def test_appending_after_verification_keeps_the_chain_valid(history) -> None:
-    with history.write() as connection:
+def test_appending_after_verification_keeps_the_chain_valid(history, db) -> None:
+    with db.write() as connection:
         record(connection, actor="ana", action="manual.note", object_type="note", object_id="1")
     assert verify(history).ok
     assert list_events(history, actor="ana")[0].seq == 8
@@ -124,11 +124,11 @@ def test_the_cli_verifies_and_names_tampering(project: Path) -> None:
     assert '"action": "experiment.create"' in listed.stdout
 
 
-def test_a_deleted_head_row_is_reported_and_blocks_further_changes(history) -> None:
+def test_a_deleted_head_row_is_reported_and_blocks_further_changes(history, db) -> None:
     from loopml.errors import IntegrityFailure
     from loopml.store.schema import audit_head
 
-    with history.write() as connection:
+    with db.write() as connection:
         connection.execute(delete(audit_head))
     assert verify(history).problems == ["the chain head row is missing"]
     run_id = list_events(history, action="run.create")[0].object_id

@@ -35,6 +35,9 @@ import loopml
 import loopml.data
 
 
+pytestmark = pytest.mark.remote_pending("dataset and pipeline operations")
+
+
 @loopml.step
 def ingest(name: str) -> pd.DataFrame:
     return loopml.data.load(name)

@@ -30,6 +30,8 @@ from loopml.store.schema import monitor_policies
 
 from .support import DEPLOYMENT, MODEL, Production, write_pipeline
 
+pytestmark = pytest.mark.remote_pending("monitoring operations")
+
 
 def _holder(store: Store, alias: str) -> int | None:
     try:

@@ -33,6 +33,8 @@ from .support import (
     fit_churn,
 )
 
+pytestmark = pytest.mark.remote_pending("monitoring operations")
+
 FIVE_MB = 5 * 1024 * 1024
 
 

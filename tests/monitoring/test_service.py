@@ -27,6 +27,8 @@ from loopml.store.schema import monitor_policies
 from ..helpers import free_port
 from .support import DEPLOYMENT, MODEL, Production, wait_until, write_pipeline
 
+pytestmark = pytest.mark.remote_pending("monitoring operations")
+
 QUIET = "quiet-prod"
 
 

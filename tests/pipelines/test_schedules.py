@@ -47,6 +47,9 @@ from ..helpers import loopml_cli
 TINY = """
 import loopml
 
+pytestmark = pytest.mark.remote_pending("pipeline and schedule operations")
+
+
 @loopml.step
 def count(n: int = 1) -> int:
     return n + 1

@@ -24,6 +24,8 @@ from loopml.store import Store, open_store
 
 from ..modeldata import FEATURES, churn_frame, fit_pipeline, fit_weak
 
+pytestmark = pytest.mark.remote_pending("dataset and evaluation operations")
+
 GOOD_GATES = ["auc >= 0.6", "auc >= champion.auc - 0.005"]
 
 

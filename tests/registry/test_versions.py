@@ -26,6 +26,7 @@ def _log(churn: pd.DataFrame, model, **run_options):
     return run, info
 
 
+@pytest.mark.remote_pending("dataset operations")
 def test_a_logged_model_becomes_numbered_versions_with_lineage(
     store: Store, churn: pd.DataFrame, churn_model
 ) -> None:
@@ -135,12 +136,14 @@ def test_unknown_models_versions_and_aliases_are_named(
         loopml.load_model(uri)
 
 
-def test_a_tampered_blob_is_refused_and_nothing_loads(store: Store, churn, churn_model) -> None:
+def test_a_tampered_blob_is_refused_and_nothing_loads(
+    store: Store, db: Store, churn, churn_model
+) -> None:
     _, info = _log(churn, churn_model)
     version = register(store, info, "churn")
     manifest = loopml.registry.fetch(store, version.uri)[0] / "loopml-model.json"
     pickle_hash = json.loads(manifest.read_text())["files"]["model.pkl"]["hash"]
-    blob = store.blobs.path_of(pickle_hash)
+    blob = db.blobs.path_of(pickle_hash)
     assert blob.is_file()
     shutil.rmtree(manifest.parent)  # the local cache goes, so the blob is read again
     blob.chmod(0o644)

@@ -34,6 +34,8 @@ from loopml.store import Store
 
 from .support import DEPLOYMENT
 
+pytestmark = pytest.mark.remote_pending("deployment operations")
+
 NAME = DEPLOYMENT
 THREADS = 8
 

@@ -36,6 +36,8 @@ from .support import (
     wait_for,
 )
 
+pytestmark = pytest.mark.remote_pending("prediction-log operations")
+
 INFER = f"/v2/models/{DEPLOYMENT}/infer"
 
 

@@ -13,6 +13,8 @@ from loopml.store import open_store
 from loopml.store.migrate import HEAD_REVISION, VERSION_TABLE, current_revision
 from loopml.store.schema import metadata
 
+pytestmark = pytest.mark.local_only("migrations run where the database is")
+
 
 def test_head_constant_matches_the_newest_migration() -> None:
     from alembic.config import Config

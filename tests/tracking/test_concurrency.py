@@ -9,8 +9,6 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from loopml.config import resolve
-from loopml.store import open_store
 from loopml.store.schema import latest_metrics, metrics
 
 _WORKER = """
@@ -27,7 +25,7 @@ print(run.id)
 
 
 @pytest.mark.slow
-def test_eight_processes_logging_1000_metrics_each_store_exactly_8000(backend) -> None:
+def test_eight_processes_logging_1000_metrics_each_store_exactly_8000(backend, db) -> None:
     start = time.time() + 2.0  # every worker starts logging at the same moment
     workers = [
         subprocess.Popen(
@@ -44,8 +42,7 @@ def test_eight_processes_logging_1000_metrics_each_store_exactly_8000(backend) -
         assert worker.returncode == 0, err
         assert "locked" not in err
         run_ids.append(out.strip())
-    store = open_store(resolve())
-    with store.read() as connection:
+    with db.read() as connection:
         total = connection.execute(select(func.count()).select_from(metrics)).scalar_one()
         per_run = dict(
             connection.execute(
@@ -55,7 +52,6 @@ def test_eight_processes_logging_1000_metrics_each_store_exactly_8000(backend) -
         latest = dict(
             connection.execute(select(latest_metrics.c.run_id, latest_metrics.c.step)).all()
         )
-    store.close()
     assert total == 8000
     assert per_run == dict.fromkeys(run_ids, 1000)
     assert latest == dict.fromkeys(run_ids, 999)

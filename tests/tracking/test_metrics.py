@@ -42,12 +42,12 @@ def test_nan_and_infinities_are_kept_as_facts(store) -> None:
     ],
 )
 def test_values_that_are_not_numbers_are_refused_and_nothing_is_written(
-    store, value, message
+    store, value, message, db
 ) -> None:
     run = create_run(store)
     with pytest.raises(InvalidInput, match=message):
         log_metrics(store, run.id, {"good": 1.0, "bad": value})
-    assert _points(store) == 0
+    assert _points(db) == 0
 
 
 @pytest.mark.parametrize(

@@ -60,13 +60,13 @@ def test_experiments_are_unique_by_name(store) -> None:
         get_experiment(store, "nope")
 
 
-def test_params_are_immutable_but_relogging_the_same_value_is_fine(store) -> None:
+def test_params_are_immutable_but_relogging_the_same_value_is_fine(store, db) -> None:
     run = create_run(store, params={"lr": 0.1})
     log_params(store, run.id, {"lr": 0.1, "depth": 6})
-    before = _counts(store)
+    before = _counts(db)
     with pytest.raises(Conflict, match="param 'lr' .* already '0.1'; refusing '0.2'"):
         log_params(store, run.id, {"depth": 6, "lr": 0.2, "new": "x"})
-    assert _counts(store) == before  # the failed call wrote nothing, not even 'new'
+    assert _counts(db) == before  # the failed call wrote nothing, not even 'new'
     assert get_run(store, run.id).params == {"lr": "0.1", "depth": "6"}
 
 
@@ -82,14 +82,14 @@ def test_params_are_immutable_but_relogging_the_same_value_is_fine(store) -> Non
         ("../up", "not allowed"),
     ],
 )
-def test_bad_keys_are_refused_and_change_nothing(store, key, message) -> None:
+def test_bad_keys_are_refused_and_change_nothing(store, key, message, db) -> None:
     run = create_run(store)
-    before = _counts(store)
+    before = _counts(db)
     with pytest.raises(InvalidInput, match=message):
         log_params(store, run.id, {"ok": 1, key: 1})
     with pytest.raises(InvalidInput, match=message):
         set_tags(store, run.id, {key: "v"})
-    assert _counts(store) == before
+    assert _counts(db) == before
 
 
 def test_keys_may_hold_the_characters_mlflow_allows(store) -> None:
@@ -129,12 +129,12 @@ def test_unknown_runs_are_named_in_the_error(store) -> None:
             call()
 
 
-def test_a_unique_prefix_finds_a_run_and_an_ambiguous_one_is_refused(store) -> None:
+def test_a_unique_prefix_finds_a_run_and_an_ambiguous_one_is_refused(store, db) -> None:
     run = create_run(store)
     assert get_run(store, run.id[:6]).id == run.id
     with pytest.raises(NotFound):
         get_run(store, "zz")
-    with store.write() as connection:  # two ids sharing a prefix
+    with db.write() as connection:  # two ids sharing a prefix
         for suffix in ("a", "b"):
             connection.execute(
                 runs.insert().values(
@@ -189,9 +189,9 @@ def test_a_child_run_needs_an_existing_parent(store) -> None:
         lambda store, run: create_experiment(store, "e", description="x\x00y"),
     ],
 )
-def test_nul_characters_are_refused_on_both_databases(store, call) -> None:
+def test_nul_characters_are_refused_on_both_databases(store, call, db) -> None:
     run = create_run(store)
-    before = _counts(store)
+    before = _counts(db)
     with pytest.raises(InvalidInput, match="NUL character"):
         call(store, run)
-    assert _counts(store) == before
+    assert _counts(db) == before

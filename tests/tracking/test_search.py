@@ -120,10 +120,10 @@ def test_deleted_runs_are_searchable_on_request(populated) -> None:
     assert "rf" in names(populated, run_view="all")
 
 
-def test_values_are_bound_never_spliced_into_sql(populated) -> None:
+def test_values_are_bound_never_spliced_into_sql(populated, db) -> None:
     hostile = "params.model = 'x'' OR 1=1 --' or run_name = '; DROP TABLE runs; --'"
     assert names(populated, hostile) == []
-    with populated.read() as connection:
+    with db.read() as connection:
         assert connection.execute(runs_table.select()).first() is not None
 
 

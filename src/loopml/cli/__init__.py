@@ -27,6 +27,8 @@ from . import (
     predict,
     runs,
     schedules,
+    server,
+    tokens,
 )
 from ._output import err_console
 
@@ -53,6 +55,8 @@ app.command("predict")(predict.predict)
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(schedules.app, name="schedule")
 app.command("scheduler")(schedules.scheduler)
+app.command("server")(server.server)
+app.add_typer(tokens.app, name="token")
 
 
 def _print_version(value: bool) -> None:

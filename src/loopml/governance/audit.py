@@ -18,6 +18,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from ..clock import now_ms
 from ..errors import IntegrityFailure
+from ..ops import operation
 from ..store.schema import GENESIS_HASH, audit_events, audit_head
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ def record(
     return row["seq"]
 
 
+@operation("audit.list", role="reader")
 def list_events(
     store: Store,
     *,
@@ -138,6 +140,7 @@ def list_events(
     return [_to_event(row) for row in rows]
 
 
+@operation("audit.verify", role="reader")
 def verify(store: Store) -> AuditReport:
     """Re-walk the whole chain and name every edited, missing or re-linked event."""
     report = AuditReport()

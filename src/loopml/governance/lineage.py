@@ -35,6 +35,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, select
 
 from ..errors import InvalidInput, NotFound
+from ..ops import operation
 from ..store import Store
 from ..store.schema import (
     blobs,
@@ -102,6 +103,7 @@ class LineageNode:
         return asdict(self)
 
 
+@operation("lineage.get", role="reader")
 def lineage(
     store: Store, ref: str, direction: Direction = "both", depth: int | None = None
 ) -> LineageNode:

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from ..clock import now_ms
 from ..errors import Conflict, NotFound
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
 from ..store.schema import model_alias_history, model_aliases, registered_models
 from .entities import AliasMove, ModelVersion
@@ -23,6 +24,7 @@ from .versions import get_version, resolve_version
 _NUMBER = re.compile(r"[0-9]{1,9}")
 
 
+@operation("models.set_alias", role="writer")
 def set_alias(
     store: Store, name: str, alias: str, version: int | str, *, reason: str | None = None
 ) -> ModelVersion:
@@ -35,6 +37,7 @@ def set_alias(
     return get_version(store, ModelRef(name, version=number))
 
 
+@operation("models.delete_alias", role="writer")
 def delete_alias(store: Store, name: str, alias: str, *, reason: str | None = None) -> None:
     check_model_name(name)
     check_alias(alias)
@@ -43,6 +46,7 @@ def delete_alias(store: Store, name: str, alias: str, *, reason: str | None = No
         move_alias(connection, store.actor, name, alias, None, action="delete", reason=reason)
 
 
+@operation("models.rollback", role="writer")
 def rollback(store: Store, name: str, alias: str, *, reason: str | None = None) -> ModelVersion:
     """Move ``name@alias`` back to the version it pointed at before its newest move."""
     check_model_name(name)
@@ -84,6 +88,7 @@ def rollback(store: Store, name: str, alias: str, *, reason: str | None = None) 
     return get_version(store, ModelRef(name, version=number))
 
 
+@operation("models.alias_history", role="reader")
 def alias_history(store: Store, name: str, alias: str | None = None) -> list[AliasMove]:
     """Every move of ``name``'s aliases (or of one alias), oldest first."""
     check_model_name(name)

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, select
 from ..artifacts.hashing import hash_file
 from ..errors import NotFound
 from ..models.format import MANIFEST, check_manifest
+from ..ops import operation
 from ..store import Store
 from ..store.schema import model_versions, run_artifacts
 from ..tracking.runs import resolve_run_id
@@ -26,6 +27,7 @@ from .refs import ModelRef, RunRef, parse_model_ref
 from .versions import resolve_version
 
 
+@operation("models.manifest", role="reader")
 def manifest_hash_of(store: Store, ref: ModelRef | RunRef) -> tuple[str, str]:
     """(manifest blob hash, canonical URI) of a registered version or a run's model."""
     with store.read() as connection:

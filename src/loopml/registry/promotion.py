@@ -23,6 +23,7 @@ from sqlalchemy import insert, select, update
 from ..clock import now_ms
 from ..errors import Conflict, GateFailed, InvalidInput, NotFound
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
 from ..store.schema import model_aliases, model_promotions
 from .aliases import move_alias
@@ -38,6 +39,7 @@ PENDING, PROMOTED, REFUSED, REJECTED = "pending", "promoted", "refused", "reject
 _NUMBER = re.compile(r"[0-9]{1,9}")
 
 
+@operation("models.promote", role="writer")
 def promote(
     store: Store,
     name: str,
@@ -164,6 +166,7 @@ def promote(
     return promotion
 
 
+@operation("models.approve", role="admin")
 def approve(store: Store, promotion_id: int, *, reason: str | None = None) -> Promotion:
     """Carry out a pending promotion; the approver must not be the requester."""
     now = now_ms()
@@ -214,6 +217,7 @@ def approve(store: Store, promotion_id: int, *, reason: str | None = None) -> Pr
     return get_promotion(store, promotion_id)
 
 
+@operation("models.reject", role="admin")
 def reject(store: Store, promotion_id: int, *, reason: str | None = None) -> Promotion:
     """Close a pending promotion without moving the alias."""
     now = now_ms()
@@ -236,6 +240,7 @@ def reject(store: Store, promotion_id: int, *, reason: str | None = None) -> Pro
     return get_promotion(store, promotion_id)
 
 
+@operation("models.get_promotion", role="reader")
 def get_promotion(store: Store, promotion_id: int) -> Promotion:
     with store.read() as connection:
         row = connection.execute(
@@ -246,6 +251,7 @@ def get_promotion(store: Store, promotion_id: int) -> Promotion:
     return _to_promotion(row)
 
 
+@operation("models.list_promotions", role="reader")
 def list_promotions(
     store: Store, name: str | None = None, *, status: str | None = None
 ) -> list[Promotion]:

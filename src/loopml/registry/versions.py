@@ -19,6 +19,7 @@ from ..clock import now_ms
 from ..errors import InvalidInput, NotFound
 from ..governance import audit
 from ..models.format import MANIFEST, check_manifest, read_manifest, verify_folder
+from ..ops import operation
 from ..store import Store
 from ..store.schema import (
     datasets,
@@ -60,14 +61,52 @@ def register(
     check_model_name(name)
     run_id, path, folder = _source(source)
     if folder is not None:
-        manifest, manifest_hash, files = _upload_folder(store, folder)
-        source_text = str(folder.resolve())
-    else:
-        assert run_id is not None
+        manifest_hash, files = _upload_folder(store, folder)  # on this machine, then sent
+        return create_version(
+            store,
+            name,
+            manifest_hash=manifest_hash,
+            files=files,
+            source=str(folder.resolve()),
+            description=description,
+            tags=tags,
+        )
+    return create_version(store, name, run_id=run_id, path=path, description=description, tags=tags)
+
+
+@operation("models.create_version", role="writer")
+def create_version(
+    store: Store,
+    name: str,
+    *,
+    run_id: str | None = None,
+    path: str = "model",
+    manifest_hash: str | None = None,
+    files: dict[str, int] | None = None,
+    source: str | None = None,
+    description: str | None = None,
+    tags: dict[str, Any] | None = None,
+) -> ModelVersion:
+    """Record the next version of ``name``: a run's logged model, or stored blobs.
+
+    ``manifest_hash`` names the stored manifest of a saved model whose files (blob hash
+    to size in ``files``) are stored already; :func:`register` uploads them first.
+    """
+    check_model_name(name)
+    if run_id is not None:
         with store.read() as connection:
             run_id = resolve_run_id(connection, run_id)
         manifest, manifest_hash, files = _logged_model(store, run_id, path)
         source_text = f"runs:/{run_id}/{path}"
+    elif manifest_hash is not None:
+        manifest = _stored_manifest(store, manifest_hash)
+        files = {**(files or {}), manifest_hash: store.blobs.size(manifest_hash)}
+        source_text = source or f"blob:{manifest_hash}"
+    else:
+        raise InvalidInput(
+            "name the model to register: a run_id, or the manifest_hash of a stored model",
+            hint="loopml.register(run_or_folder, name) does this for you",
+        )
     now = now_ms()
     with store.write() as connection:
         insert_blobs(connection, files, now)
@@ -115,6 +154,7 @@ def register(
     return get_version(store, ModelRef(name, version=number))
 
 
+@operation("models.get_version", role="reader")
 def get_version(store: Store, ref: str | ModelRef) -> ModelVersion:
     """The version ``ref`` names (``churn/7``, ``churn@champion``, ``churn`` for the latest)."""
     parsed = parse_model_ref(ref) if isinstance(ref, str) else ref
@@ -173,6 +213,7 @@ def resolve_version(connection: Connection, ref: ModelRef) -> int:
     return ref.version
 
 
+@operation("models.list", role="reader")
 def list_models(store: Store) -> list[RegisteredModel]:
     with store.read() as connection:
         rows = connection.execute(select(registered_models).order_by(registered_models.c.name))
@@ -197,6 +238,7 @@ def list_models(store: Store) -> list[RegisteredModel]:
         return result
 
 
+@operation("models.list_versions", role="reader")
 def list_versions(store: Store, name: str) -> list[ModelVersion]:
     """Every version of ``name``, newest first."""
     with store.read() as connection:
@@ -209,6 +251,7 @@ def list_versions(store: Store, name: str) -> list[ModelVersion]:
         return [_to_version(connection, row) for row in rows]
 
 
+@operation("models.set_tags", role="writer")
 def set_tags(store: Store, ref: str, values: dict[str, Any]) -> ModelVersion | RegisteredModel:
     """Tag a version (``churn/7``, ``churn@champion``) or, given a bare name, the model."""
     parsed = parse_model_ref(ref)
@@ -237,6 +280,7 @@ def set_tags(store: Store, ref: str, values: dict[str, Any]) -> ModelVersion | R
     return get_version(store, object_id)
 
 
+@operation("models.set_description", role="writer")
 def set_description(store: Store, ref: str, description: str) -> None:
     parsed = parse_model_ref(ref)
     if isinstance(parsed, RunRef):
@@ -315,7 +359,7 @@ def _source(source: Any) -> tuple[str | None, str, Path | None]:
     )
 
 
-def _upload_folder(store: Store, folder: Path) -> tuple[dict[str, Any], str, dict[str, int]]:
+def _upload_folder(store: Store, folder: Path) -> tuple[str, dict[str, int]]:
     manifest = read_manifest(folder)
     verify_folder(folder, manifest)
     files = {}
@@ -324,7 +368,22 @@ def _upload_folder(store: Store, folder: Path) -> tuple[dict[str, Any], str, dic
         files[info.hash] = info.size
     info = store.blobs.put_file(folder / MANIFEST)
     files[info.hash] = info.size
-    return manifest, info.hash, files
+    return info.hash, files
+
+
+def _stored_manifest(store: Store, manifest_hash: str) -> dict[str, Any]:
+    try:
+        manifest = json.loads(store.blobs.read_bytes(manifest_hash))
+    except ValueError:
+        raise InvalidInput(f"blob {manifest_hash[:12]}… is not a model manifest") from None
+    manifest = check_manifest(manifest, f"manifest {manifest_hash[:12]}…")
+    for entry in manifest["files"].values():
+        if not store.blobs.exists(entry["hash"]):
+            raise InvalidInput(
+                f"the model's file {entry['hash'][:12]}… is not stored",
+                hint="upload the model's files first; loopml.register does this",
+            )
+    return manifest
 
 
 def _logged_model(

@@ -6,6 +6,7 @@ Service functions take a :class:`Store` as their first argument
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import weakref
@@ -90,6 +91,16 @@ class Store:
             finally:
                 connection.rollback()
 
+    def acting_as(self, actor: str) -> Store:
+        """This store with another actor on what it records (the server's per-request view).
+
+        The view shares the engine, the blob store and the per-process state.
+        """
+        self.blobs  # noqa: B018  (opened once here, so every view shares it)
+        view = copy.copy(self)
+        view.actor = actor
+        return view
+
     def before_read(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` before every read (the metric buffer flushes itself here)."""
         self._read_hooks.append(hook)
@@ -110,9 +121,15 @@ def open_store(config: Config | None = None, *, create: bool = True) -> Store:
     """Open (and, with ``create``, create and migrate) the store ``config`` points at.
 
     With ``create=False`` a missing embedded store raises :class:`ProjectNotFound`
-    instead of creating one, which is what read-only commands want.
+    instead of creating one, which is what read-only commands want. When the
+    configuration names a team server (``LOOPML_SERVER``), the store is a client of it:
+    the same service functions run there.
     """
     config = config or resolve()
+    if config.server_url:
+        from ..client import open_remote
+
+        return open_remote(config)  # type: ignore[return-value]
     path = sqlite_path(config.db_url)
     if path is not None and not path.exists():
         if not create:
@@ -134,7 +151,7 @@ def open_store(config: Config | None = None, *, create: bool = True) -> Store:
 
 
 _default_lock = threading.Lock()
-_defaults: dict[tuple[str, str, str], Store] = {}
+_defaults: dict[tuple[str, str, str, str | None], Store] = {}
 _open_stores: weakref.WeakSet[Store] = weakref.WeakSet()
 
 
@@ -145,7 +162,7 @@ def default_store() -> Store:
     working directory between calls opens the right store.
     """
     config = resolve()
-    key = (config.db_url, config.artifacts_url, config.user)
+    key = (config.server_url or config.db_url, config.artifacts_url, config.user, config.token)
     store = _defaults.get(key)
     if store is not None:
         return store

@@ -22,7 +22,7 @@ from .engine import sqlite_path
 
 VERSION_TABLE = "loopml_schema_version"
 #: The newest revision in ``migrations/versions``; a test keeps it equal to Alembic's head.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 _PG_LOCK_KEY = 0x6C6F6F706D6C  # "loopml"
 
 

@@ -582,6 +582,23 @@ monitor_references = Table(
     **_CLUSTERED,
 )
 
+# API tokens of the team server: only a SHA-256 of each secret is kept; `id` is the public
+# part a token starts with, so a lookup is one primary-key read.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("user", String(NAME_LENGTH), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("secret_hash", String(HASH_LENGTH), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME_LENGTH), nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    **_CLUSTERED,
+)
+
 # The audit log is an append-only hash chain: each event's hash covers its content and the
 # previous event's hash; `audit_head` holds the newest (seq, hash) so that deleting the
 # tail of the chain is detectable too, and its row lock serialises appends.

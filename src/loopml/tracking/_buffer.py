@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 from ..store import Store
 from ._signals import deferred_signals
-from .metrics import MetricRow, write_metric_rows
+from .metrics import MetricRow, write_metrics
 
 MAX_ROWS = 1000
 MAX_DELAY_S = 0.05
@@ -127,8 +127,7 @@ class MetricBuffer:
             if not batch:
                 return
             try:
-                with self._store.write() as connection:
-                    write_metric_rows(connection, batch)
+                write_metrics(self._store, batch)
             except BaseException:
                 # Refused or interrupted: keep the batch. The transaction rolled back, so
                 # writing it again duplicates nothing.
@@ -150,8 +149,7 @@ class DirectWriter:
     def extend(self, rows: Iterable[MetricRow]) -> None:
         batch = list(rows)
         if batch:
-            with self._store.write() as connection:
-                write_metric_rows(connection, batch)
+            write_metrics(self._store, batch)
 
     def flush(self) -> None:
         """Nothing is ever pending."""

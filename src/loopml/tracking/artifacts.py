@@ -18,6 +18,7 @@ from ..artifacts import BlobInfo, clean_artifact_path, join_artifact_path
 from ..clock import now_ms
 from ..errors import InvalidInput, NotFound
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
 from ..store.schema import blobs, run_artifacts
 from ..store.upsert import conflict_insert
@@ -31,7 +32,7 @@ def log_artifact(
     store: Store, run_id: str, local_path: str | Path, artifact_path: str | None = None
 ) -> list[ArtifactEntry]:
     """Attach a file, or every file under a folder, to a run under ``artifact_path``."""
-    run_id = _writable_run(store, run_id)  # before uploading anything
+    run_id = writable_run(store, run_id)  # before uploading anything
     source = Path(local_path)
     if source.is_file():
         files = [(source, join_artifact_path(artifact_path, source.name))]
@@ -46,7 +47,7 @@ def log_artifact(
     else:
         raise NotFound(f"no file or folder at {source}", hint="check the path")
     stored = [(dest, store.blobs.put_file(path), _media_type(dest)) for path, dest in files]
-    return _attach(store, run_id, stored)
+    return attach_artifacts(store, run_id, stored)
 
 
 def log_bytes(
@@ -59,11 +60,12 @@ def log_bytes(
 ) -> ArtifactEntry:
     """Attach in-memory content to a run (``log_dict``, ``log_figure`` and friends use this)."""
     dest = clean_artifact_path(artifact_path)
-    run_id = _writable_run(store, run_id)  # before uploading anything
+    run_id = writable_run(store, run_id)  # before uploading anything
     info = store.blobs.put_bytes(data)
-    return _attach(store, run_id, [(dest, info, media_type or _media_type(dest))])[0]
+    return attach_artifacts(store, run_id, [(dest, info, media_type or _media_type(dest))])[0]
 
 
+@operation("runs.list_artifacts", role="reader")
 def list_artifacts(store: Store, run_id: str, prefix: str | None = None) -> list[ArtifactEntry]:
     """The files of a run, optionally only those under folder ``prefix``."""
     with store.read() as connection:
@@ -198,9 +200,11 @@ def encode_table(table: Any, artifact_path: str) -> bytes:
     return buffer.getvalue()
 
 
-def _attach(
+@operation("runs.attach_artifacts", role="writer")
+def attach_artifacts(
     store: Store, run_id: str, stored: list[tuple[str, BlobInfo, str | None]]
 ) -> list[ArtifactEntry]:
+    """Record stored blobs as files of a run: (path in the run, blob, media type) each."""
     now = now_ms()
     with store.write() as connection:
         run_id = require_active_run(connection, run_id)  # it may have been deleted meanwhile
@@ -256,7 +260,9 @@ def _attach(
     return [ArtifactEntry(dest, info.hash, info.size, mt, now) for dest, info, mt in stored]
 
 
-def _writable_run(store: Store, run_id: str) -> str:
+@operation("runs.check_writable", role="reader")
+def writable_run(store: Store, run_id: str) -> str:
+    """The full id of an active run that takes changes (Conflict if it is deleted)."""
     with store.read() as connection:
         return require_active_run(connection, run_id)
 

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from ..clock import now_ms
 from ..errors import AlreadyExists, NotFound
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
 from ..store.schema import experiment_tags, experiments
 from ..store.upsert import conflict_insert
@@ -15,6 +16,7 @@ from .entities import ACTIVE, Experiment
 from .validation import check_description, check_name
 
 
+@operation("experiments.create", role="writer")
 def create_experiment(store: Store, name: str, *, description: str | None = None) -> Experiment:
     """Create an experiment; raises :class:`AlreadyExists` if the name is taken."""
     check_name(name, "experiment")
@@ -52,6 +54,7 @@ def get_or_create_experiment(connection: Connection, store: Store, name: str) ->
     return created
 
 
+@operation("experiments.get", role="reader")
 def get_experiment(store: Store, ref: str | int) -> Experiment:
     """An experiment by id or name."""
     with store.read() as connection:
@@ -73,6 +76,7 @@ def get_experiment(store: Store, ref: str | int) -> Experiment:
     return _to_experiment(row, dict(tag_rows))
 
 
+@operation("experiments.list", role="reader")
 def list_experiments(store: Store, *, include_deleted: bool = False) -> list[Experiment]:
     query = select(experiments).order_by(experiments.c.id)
     if not include_deleted:

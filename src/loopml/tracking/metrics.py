@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Insert, select
 
 from ..clock import now_ms
+from ..ops import operation
 from ..store import Store
 from ..store.bulk import insert_rows
 from ..store.schema import latest_metrics, metrics
@@ -50,6 +51,7 @@ def metric_rows(
     return rows
 
 
+@operation("runs.log_metrics", role="writer")
 def log_metrics(
     store: Store,
     run_id: str,
@@ -67,6 +69,13 @@ def log_metrics(
         write_metric_rows(connection, rows)
 
 
+@operation("runs.write_metrics", role="writer")
+def write_metrics(store: Store, rows: list[MetricRow]) -> None:
+    """Append validated metric rows of any runs in one transaction (the buffer's flush)."""
+    with store.write() as connection:
+        write_metric_rows(connection, rows)
+
+
 def write_metric_rows(connection: Connection, rows: Sequence[MetricRow]) -> None:
     """Append ``rows`` (any runs) and move each run's latest values forward."""
     if not rows:
@@ -78,6 +87,7 @@ def write_metric_rows(connection: Connection, rows: Sequence[MetricRow]) -> None
     connection.execute(_latest_upsert(connection), _newest_per_key(rows))
 
 
+@operation("runs.next_steps", role="reader")
 def next_steps(store: Store, run_id: str) -> dict[str, int]:
     """For each metric key of a run, the step after its latest one (to resume a run)."""
     with store.read() as connection:
@@ -89,6 +99,7 @@ def next_steps(store: Store, run_id: str) -> dict[str, int]:
     return {key: step + 1 for key, step in rows}
 
 
+@operation("runs.metric_history", role="reader")
 def get_metric_history(store: Store, run_id: str, key: str) -> list[MetricPoint]:
     """Every logged point of metric ``key`` of a run, in step then time order."""
     check_key(key, "metric")

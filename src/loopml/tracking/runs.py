@@ -14,6 +14,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from ..clock import now_ms
 from ..errors import Conflict, InvalidInput, NotFound
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
 from ..store.schema import experiments, latest_metrics, runs
 from ..store.schema import params as params_table
@@ -56,6 +57,7 @@ class RunOrigin:
     python_version: str | None = None
 
 
+@operation("runs.create", role="writer")
 def create_run(
     store: Store,
     *,
@@ -112,6 +114,7 @@ def create_run(
     return get_run(store, run_id)
 
 
+@operation("runs.get", role="reader")
 def get_run(store: Store, run_id: str) -> Run:
     """A run with its params, latest metrics and tags; accepts a unique id prefix."""
     with store.read() as connection:
@@ -210,6 +213,7 @@ def resolve_run_id(connection: Connection, ref: str) -> str:
     return matches[0]
 
 
+@operation("runs.set_status", role="writer")
 def set_run_status(
     store: Store,
     run_id: str,
@@ -253,11 +257,13 @@ def set_run_status(
     return get_run(store, run_id)
 
 
+@operation("runs.delete", role="writer")
 def delete_run(store: Store, run_id: str) -> Run:
     """Soft-delete a run: hidden from searches, kept with its data, restorable."""
     return _set_lifecycle(store, run_id, DELETED)
 
 
+@operation("runs.restore", role="writer")
 def restore_run(store: Store, run_id: str) -> Run:
     return _set_lifecycle(store, run_id, ACTIVE)
 
@@ -286,6 +292,7 @@ def _set_lifecycle(store: Store, run_id: str, stage: str) -> Run:
     return get_run(store, run_id)
 
 
+@operation("runs.log_params", role="writer")
 def log_params(store: Store, run_id: str, values: Mapping[str, Any]) -> None:
     """Log params; re-logging a key with the same value is a no-op, a new value a Conflict."""
     rows = _param_rows(values)
@@ -330,6 +337,7 @@ def log_params(store: Store, run_id: str, values: Mapping[str, Any]) -> None:
             )
 
 
+@operation("runs.set_tags", role="writer")
 def set_tags(store: Store, run_id: str, values: Mapping[str, Any]) -> None:
     """Set (or overwrite) tags; the audit event keeps the values they replaced."""
     rows = _tag_rows(values)
@@ -366,6 +374,7 @@ def set_tags(store: Store, run_id: str, values: Mapping[str, Any]) -> None:
         )
 
 
+@operation("runs.delete_tag", role="writer")
 def delete_tag(store: Store, run_id: str, key: str) -> None:
     check_key(key, "tag")
     with store.write() as connection:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ...errors import InvalidInput
+from ...ops import operation
 from ...store import Store
 from ...store.schema import experiments, runs
 from ..entities import ACTIVE, DELETED, Run
@@ -33,6 +34,7 @@ _FRAME_ATTRIBUTES = (
 )
 
 
+@operation("runs.search", role="reader")
 def search_runs(
     store: Store,
     filter: str = "",
