@@ -27,6 +27,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     PlainValidator,
     TypeAdapter,
     ValidationError,
@@ -147,6 +148,10 @@ Frame = Annotated[
 ]
 
 
+#: Integers as the databases store them: a larger one is malformed input, not a crash.
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+
+
 def _namespace() -> dict[str, Any]:
     # Names that service modules import only for type checking.
     import pandas as pd
@@ -162,6 +167,8 @@ def _substitute(annotation: Any) -> Any:
         return Frame
     if annotation is bytes:
         return Annotated[bytes, BeforeValidator(revive)]
+    if annotation is int:
+        return Int64
     args = typing.get_args(annotation)
     if not args:
         return annotation
@@ -260,6 +267,39 @@ def parse_arguments(op: Operation, body: bytes) -> dict[str, Any]:
     except ValidationError as exc:
         raise invalid_fields(op.name, exc) from None
     return {name: getattr(parsed, name) for name in model.model_fields if name in raw}
+
+
+def explain(op: Operation, arguments: dict[str, Any]) -> InvalidInput | None:
+    """Why ``arguments`` do not fit ``op``'s annotations, if they do not.
+
+    The server asks this when a function failed with something other than a loopml error
+    on arguments it passed through as given: a value of the wrong type is then the
+    caller's mistake (a 400 naming the field), not the server's.
+    """
+    try:
+        typed_model(op).model_validate(arguments)
+    except ValidationError as exc:
+        return invalid_fields(op.name, exc)
+    return None
+
+
+@functools.cache
+def typed_model(op: Operation) -> type[BaseModel]:
+    """``op``'s parameters with every annotation enforced (see :func:`explain`)."""
+    annotations = hints(op)
+    fields = {
+        name: (
+            annotations.get(name, Any),
+            ... if parameter.default is inspect.Parameter.empty else parameter.default,
+        )
+        for index, (name, parameter) in enumerate(op.signature.parameters.items())
+        if index
+    }
+    return create_model(
+        f"{params_model(op).__name__}Typed",
+        __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+        **fields,
+    )
 
 
 def invalid_fields(what: str, exc: ValidationError) -> InvalidInput:

@@ -1,7 +1,7 @@
-"""The UI in a real browser: Debian's Chromium driven by Playwright against a real uvicorn
-server on loopback, under ``Content-Security-Policy: script-src 'self'`` as the team
-server sends it. Each test checks what a person sees and saves a screenshot (into
-``$LOOPML_TEST_ARTIFACTS`` when set)."""
+"""The UI in a real browser: Debian's Chromium driven by Playwright against the real team
+server (uvicorn on loopback, with its security headers: ``script-src 'self'``). Each test
+checks what a person sees and saves a screenshot (into ``$LOOPML_TEST_ARTIFACTS`` when
+set)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,6 @@ from .conftest import artifacts_dir
 from .support import World
 
 CHROMIUM = Path("/usr/bin/chromium")
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
-)
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
@@ -76,9 +73,11 @@ def context(browser: Any, port: int) -> Iterator[Any]:
 
 
 @pytest.fixture
-def server(ui_app: Any, port: int) -> Iterator[str]:
-    """``ui_app`` served by uvicorn in a thread; its base URL."""
-    config = uvicorn.Config(_with_csp(ui_app), host="127.0.0.1", port=port, log_level="warning")
+def server(store: Store, port: int) -> Iterator[str]:
+    """The team server over ``store``, served by uvicorn in a thread; its base URL."""
+    from loopml.server.app import build_app
+
+    config = uvicorn.Config(build_app(store), host="127.0.0.1", port=port, log_level="warning")
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
@@ -214,20 +213,3 @@ def test_a_monitor_report_shows_each_feature(tab: Any, world: World) -> None:
     drifted = tab.locator(".column-card:has(.status-failed) h3").all_inner_texts()
     assert {text.split()[0] for text in drifted} == {"monthly", "plan"}
     shoot(tab, "monitor-report")
-
-
-def _with_csp(app: Any) -> Any:
-    """``app`` answering with the Content-Security-Policy the team server sends."""
-
-    async def with_header(scope: Any, receive: Any, send: Any) -> None:
-        async def sending(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"content-security-policy", CSP.encode()),
-                ]
-            await send(message)
-
-        await app(scope, receive, sending)
-
-    return with_header

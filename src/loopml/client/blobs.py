@@ -99,7 +99,7 @@ class HttpBlobStore:
                     content=chunk,
                     headers={
                         "Upload-Offset": str(offset),
-                        "Content-Type": "application/offset+octet-stream",
+                        "Content-Type": "application/octet-stream",
                     },
                     ok=(409,),
                 ).json()

@@ -73,6 +73,12 @@ class ServerClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> ServerClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def call(self, op: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run operation ``op`` on the server with these arguments; its result, decoded."""
         body = wire.dumps(op.bind(args, kwargs))

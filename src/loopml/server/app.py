@@ -103,7 +103,23 @@ class TeamServer:
         return Response(wire.dumps(result), media_type=_JSON)
 
     def _call(self, op: Operation, principal: Principal, arguments: dict[str, Any]) -> Any:
-        return op.func(self.store.acting_as(principal.user), **arguments)
+        try:
+            return op.func(self.store.acting_as(principal.user), **arguments)
+        except LoopmlError:
+            raise
+        except (OverflowError, UnicodeEncodeError) as exc:
+            # Only a value can cause these: a number past 64 bits, a lone surrogate.
+            raise InvalidInput(
+                f"{op.name}: a value cannot be stored: {exc}",
+                hint="integers must fit in 64 bits and text must be valid Unicode",
+            ) from None
+        except Exception:
+            # Plain values reach the function as they came: one of the wrong type is the
+            # caller's mistake when the annotations say so, and a bug of ours otherwise.
+            problem = wire.explain(op, arguments)
+            if problem is not None:
+                raise problem from None
+            raise
 
     async def whoami(self, request: Request) -> Response:
         principal = _principal(request)

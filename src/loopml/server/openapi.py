@@ -163,7 +163,9 @@ def build_document(operations: dict[str, Operation]) -> dict[str, Any]:
             ],
             requestBody={
                 "required": True,
-                "content": {"application/offset+octet-stream": {"schema": {"type": "string"}}},
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
             },
         ),
     }

@@ -88,6 +88,7 @@ class Uploads:
             # Same hash, other size: one of the two claims is wrong; start over.
             self._part(digest).unlink(missing_ok=True)
         meta.write_bytes(orjson.dumps({"size": size, "created": time.time()}))
+        self._part(digest).touch()
         return {"id": digest, "offset": self._offset(digest), "size": size, "stored": False}
 
     def status(self, digest: str) -> dict[str, Any]:

@@ -9,10 +9,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Insert, select
 
 from ..clock import now_ms
+from ..errors import NotFound
 from ..ops import operation
 from ..store import Store
 from ..store.bulk import insert_rows
-from ..store.schema import latest_metrics, metrics
+from ..store.schema import latest_metrics, metrics, runs
 from ..store.upsert import conflict_insert
 from .entities import MetricPoint
 from .runs import require_active_run, resolve_run_id
@@ -71,8 +72,15 @@ def log_metrics(
 
 @operation("runs.write_metrics", role="writer")
 def write_metrics(store: Store, rows: list[MetricRow]) -> None:
-    """Append validated metric rows of any runs in one transaction (the buffer's flush)."""
+    """Append metric rows of any runs in one transaction (the buffer's flush)."""
+    for key in {row.key for row in rows}:  # a few keys per batch: cheap, and a client's
+        check_key(key, "metric")  # rows were built by code that is not ours
     with store.write() as connection:
+        wanted = {row.run_id for row in rows}
+        found = set(connection.execute(select(runs.c.id).where(runs.c.id.in_(wanted))).scalars())
+        if wanted - found:
+            missing = sorted(wanted - found)[0]
+            raise NotFound(f"run '{missing}' not found", hint="list runs with: loopml runs ls")
         write_metric_rows(connection, rows)
 
 
