@@ -107,10 +107,12 @@ class FanOut:
             found.close()
 
 
-def timed(call: Callable[[], Any], reps: int) -> tuple[list[float], Any]:
-    """One untimed warm-up call, then ``reps`` timed ones: their wall seconds and the last
-    result."""
-    result = call()
+def timed(
+    call: Callable[[], Any], reps: int, *, warm_up: Callable[[], Any] | None = None
+) -> tuple[list[float], Any]:
+    """One untimed warm-up call (``warm_up``, or ``call`` itself), then ``reps`` timed
+    calls: their wall seconds and the last result."""
+    result = (warm_up or call)()
     times = []
     for _ in range(reps):
         start = time.perf_counter()

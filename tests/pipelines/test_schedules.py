@@ -44,11 +44,10 @@ from loopml.store.schema import schedules
 
 from ..helpers import loopml_cli
 
-TINY = """
-import loopml
-
 pytestmark = pytest.mark.remote_pending("pipeline and schedule operations")
 
+TINY = """
+import loopml
 
 @loopml.step
 def count(n: int = 1) -> int:

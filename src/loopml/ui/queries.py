@@ -143,7 +143,7 @@ def metric_histories(
         .where(metrics.c.run_id.in_(list(run_ids)), metrics.c.key.in_(list(keys)))
         .subquery()
     )
-    stride = (numbered.c.points + max_points - 1) / max_points  # integer division in SQL
+    stride = (numbered.c.points + max_points - 1) // max_points  # floor division in SQL
     query = (
         select(numbered.c.run_id, numbered.c.key, numbered.c.step, numbered.c.value)
         .where(
