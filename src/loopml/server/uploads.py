@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +190,7 @@ async def blob_response(store: Store, digest: str, request: Request) -> Response
         headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
         headers["Content-Length"] = str(size - start)
     return StreamingResponse(
-        _chunks(store, digest, start),
+        _chunks(store, digest, start, size),
         status_code=206 if start else 200,
         headers=headers,
         media_type="application/octet-stream",
@@ -210,12 +210,16 @@ def _range_start(header: str | None, size: int) -> int:
     return start
 
 
-async def _chunks(store: Store, digest: str, start: int) -> AsyncIterator[bytes]:
-    handle = await run_in_threadpool(store.blobs.open, digest)
-    try:
+def _chunks(store: Store, digest: str, start: int, size: int) -> Iterator[bytes]:
+    # A plain generator (Starlette runs it in its thread pool): the file is closed as soon
+    # as the last byte is read, and by the generator's close() if the client goes first.
+    remaining = size - start
+    with store.blobs.open(digest) as handle:
         if start:
-            await run_in_threadpool(handle.seek, start, os.SEEK_SET)
-        while chunk := await run_in_threadpool(handle.read, CHUNK_SIZE):
+            handle.seek(start, os.SEEK_SET)
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK_SIZE, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
             yield chunk
-    finally:
-        await run_in_threadpool(handle.close)
