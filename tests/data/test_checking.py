@@ -18,8 +18,6 @@ from loopml.store.schema import blobs, dataset_versions
 
 from ..helpers import loopml_cli
 
-pytestmark = pytest.mark.remote_pending("dataset operations")
-
 GOOD = pa.table({"id": [1, 2, 3, 4], "plan": ["basic", "pro", "pro", "basic"]})
 BAD = pa.table({"id": [1, 1, 3], "plan": ["basic", "gold", "pro"]})
 
@@ -36,14 +34,14 @@ def checked(store):
     return store
 
 
-def test_a_version_that_breaks_the_schema_is_refused_and_nothing_is_stored(checked) -> None:
-    versions, stored = _count(checked, dataset_versions), _count(checked, blobs)
+def test_a_version_that_breaks_the_schema_is_refused_and_nothing_is_stored(checked, db) -> None:
+    versions, stored = _count(db, dataset_versions), _count(db, blobs)
     with pytest.raises(ValidationFailed, match="breaks its schema: 2 error") as caught:
         add(checked, "customers", BAD)
     report = caught.value.details["report"]
     assert {a["kind"] for a in report["anomalies"]} == {"unseen_category", "duplicate_key"}
     assert caught.value.exit_code == 2
-    assert (_count(checked, dataset_versions), _count(checked, blobs)) == (versions, stored)
+    assert (_count(db, dataset_versions), _count(db, blobs)) == (versions, stored)
 
 
 def test_warn_only_stores_the_version_with_its_anomalies(checked) -> None:

@@ -11,8 +11,6 @@ from loopml.errors import InvalidInput, NotFound
 
 from ..helpers import loopml_cli
 
-pytestmark = pytest.mark.remote_pending("dataset operations")
-
 
 def test_table_diff_names_columns_rows_and_statistics(store) -> None:
     add(store, "d", pd.DataFrame({"id": [1, 2, 3], "plan": ["a", "b", "b"]}))

@@ -18,8 +18,6 @@ from loopml.errors import InvalidInput, NotFound
 
 from ..helpers import loopml_cli
 
-pytestmark = pytest.mark.remote_pending("dataset operations")
-
 
 def test_a_file_rewritten_between_hashing_and_storing_is_refused(store, tmp_path: Path) -> None:
     path = tmp_path / "data.bin"
@@ -46,7 +44,7 @@ def test_a_small_file_that_grows_after_the_walk_is_refused(store, tmp_path: Path
 
 @pytest.mark.parametrize("change", ["shrink", "delete"])
 def test_a_small_file_that_shrinks_or_goes_after_the_walk_is_refused(
-    store, tmp_path: Path, change: str
+    store, tmp_path: Path, change: str, db
 ) -> None:
     folder = tmp_path / "logs"
     folder.mkdir()
@@ -58,7 +56,7 @@ def test_a_small_file_that_shrinks_or_goes_after_the_walk_is_refused(
         (folder / "log.txt").unlink()
     with StatCache(stat_cache_path(store)) as cache, pytest.raises(InvalidInput, match="changed"):
         ingest_folder(store, found, cache, folder.resolve(), lambda _n: None)
-    assert not list(store.blobs.iter_hashes())
+    assert not list(db.blobs.iter_hashes())
 
 
 def test_a_warm_re_add_reads_only_the_files_that_changed(store, tmp_path: Path) -> None:

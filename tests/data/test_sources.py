@@ -18,8 +18,6 @@ from loopml.errors import InvalidInput
 
 from ..helpers import free_port, loopml_cli
 
-pytestmark = pytest.mark.remote_pending("dataset operations")
-
 ANSWERS: dict[str, tuple[int, str, bytes]] = {
     "/customers.json": (
         200,

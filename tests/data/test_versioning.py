@@ -25,8 +25,6 @@ from loopml.errors import InvalidInput, NotFound
 from loopml.governance import list_events
 from loopml.store.schema import blobs, dataset_versions
 
-pytestmark = pytest.mark.remote_pending("dataset operations")
-
 
 def _write_folder(root: Path, files: dict[str, bytes]) -> Path:
     for relative, data in files.items():
@@ -112,17 +110,17 @@ def test_folders_are_versioned_by_manifest_and_come_back_byte_identical(
     ]
 
 
-def test_content_is_stored_once_across_versions_and_datasets(store, tmp_path: Path) -> None:
+def test_content_is_stored_once_across_versions_and_datasets(store, tmp_path: Path, db) -> None:
     files = {f"f{i}.txt": f"content {i}".encode() for i in range(200)}
     folder = _write_folder(tmp_path / "one", files)
     add(store, "one", folder)
-    packs = _count(store, blobs)
+    packs = _count(db, blobs)
     (folder / "f0.txt").write_bytes(b"new content")  # one new file in a new version
     add(store, "one", folder)
-    assert _count(store, blobs) == packs + 2  # a pack with the new file, a new manifest
+    assert _count(db, blobs) == packs + 2  # a pack with the new file, a new manifest
     copy = _write_folder(tmp_path / "two", files)  # the same files elsewhere
     two = add(store, "two", copy).version
-    assert _count(store, blobs) == packs + 2  # nothing new: even the manifest is the same
+    assert _count(db, blobs) == packs + 2  # nothing new: even the manifest is the same
     assert two.blob == get_version(store, "one@1").blob
 
 
@@ -177,12 +175,12 @@ def test_bad_references_say_what_exists(store, tmp_path: Path, ref, error, messa
 
 @pytest.mark.parametrize("name", ["", "a b", "a@b", "../up", "-lead", "x" * 129, "é"])
 def test_illegal_dataset_names_are_refused_and_nothing_is_stored(
-    store, tmp_path: Path, name: str
+    store, tmp_path: Path, name: str, db
 ) -> None:
     (tmp_path / "a.csv").write_text("x\n1\n")
     with pytest.raises(InvalidInput, match="dataset name"):
         add(store, name, tmp_path / "a.csv")
-    assert _count(store, blobs) == 0
+    assert _count(db, blobs) == 0
 
 
 @pytest.mark.parametrize(
@@ -201,17 +199,17 @@ def test_illegal_dataset_names_are_refused_and_nothing_is_stored(
     ],
 )
 def test_bad_files_are_refused_naming_file_line_and_column(
-    store, tmp_path: Path, filename: str, content: str, message: str
+    store, tmp_path: Path, filename: str, content: str, message: str, db
 ) -> None:
     path = tmp_path / filename
     path.write_text(content)
     with pytest.raises(InvalidInput, match=message):
         add(store, "bad", path)
-    assert _count(store, dataset_versions) == 0
-    assert _count(store, blobs) == 0
+    assert _count(db, dataset_versions) == 0
+    assert _count(db, blobs) == 0
 
 
-def test_a_truncated_parquet_file_is_refused(store, tmp_path: Path) -> None:
+def test_a_truncated_parquet_file_is_refused(store, tmp_path: Path, db) -> None:
     import pyarrow.parquet as pq
 
     good = tmp_path / "good.parquet"
@@ -220,15 +218,15 @@ def test_a_truncated_parquet_file_is_refused(store, tmp_path: Path) -> None:
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(InvalidInput, match="truncated.parquet is not a readable Parquet file"):
         add(store, "bad", truncated)
-    assert _count(store, blobs) == 0
+    assert _count(db, blobs) == 0
 
 
-def test_a_symlink_loop_is_refused_naming_both_ends(store, tmp_path: Path) -> None:
+def test_a_symlink_loop_is_refused_naming_both_ends(store, tmp_path: Path, db) -> None:
     folder = _write_folder(tmp_path / "data", {"sub/x.txt": b"x"})
     (folder / "sub" / "back").symlink_to(folder, target_is_directory=True)
     with pytest.raises(InvalidInput, match=r"symbolic link loop: .*sub/back leads back to"):
         add(store, "loop", folder)
-    assert _count(store, blobs) == 0
+    assert _count(db, blobs) == 0
 
 
 def test_symlinked_files_store_their_target_content(store, tmp_path: Path) -> None:

@@ -33,8 +33,6 @@ from loopml.store import Store
 from ..helpers import loopml_cli
 from ..modeldata import FEATURES, churn_frame, fit_pipeline
 
-pytestmark = pytest.mark.remote_pending("dataset and evaluation operations")
-
 
 def _train(ref: str = "customers@1") -> object:
     """Fit the churn pipeline on ``ref`` inside a run and log it; returns the ModelInfo."""

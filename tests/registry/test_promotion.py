@@ -24,8 +24,6 @@ from loopml.store import Store, open_store
 
 from ..modeldata import FEATURES, churn_frame, fit_pipeline, fit_weak
 
-pytestmark = pytest.mark.remote_pending("dataset and evaluation operations")
-
 GOOD_GATES = ["auc >= 0.6", "auc >= champion.auc - 0.005"]
 
 
@@ -205,6 +203,7 @@ def test_bad_promotions_are_refused_and_change_nothing(
     assert list_promotions(registry) == []
 
 
+@pytest.mark.remote_pending("pipeline operations")
 def test_a_promotion_gate_works_as_a_pipeline_step(registry: Store, project: Path) -> None:
     (project / "promote_pipeline.py").write_text(
         "import loopml\n"

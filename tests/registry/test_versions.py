@@ -26,7 +26,6 @@ def _log(churn: pd.DataFrame, model, **run_options):
     return run, info
 
 
-@pytest.mark.remote_pending("dataset operations")
 def test_a_logged_model_becomes_numbered_versions_with_lineage(
     store: Store, churn: pd.DataFrame, churn_model
 ) -> None:

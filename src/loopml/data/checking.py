@@ -16,6 +16,7 @@ from sqlalchemy import select
 from ..clock import now_ms
 from ..errors import InvalidInput, ValidationFailed
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
 from ..store.schema import datasets
 from ..store.upsert import conflict_insert
@@ -29,6 +30,15 @@ def set_schema(store: Store, name: str, text: str, *, source: str = "schema.yaml
     """Attach the schema in ``text`` to dataset ``name`` (created if new); audited."""
     check_dataset_name(name)
     schema = Schema.from_yaml(text, source=source)  # refuse a broken schema before storing
+    attach_schema(store, name, text, source=source)
+    return schema
+
+
+@operation("data.attach_schema", role="writer")
+def attach_schema(store: Store, name: str, text: str, *, source: str = "schema.yaml") -> None:
+    """Store the schema text ``text`` as dataset ``name``'s (checked first); audited."""
+    check_dataset_name(name)
+    Schema.from_yaml(text, source=source)
     now = now_ms()
     with store.write() as connection:
         before = connection.execute(
@@ -52,16 +62,21 @@ def set_schema(store: Store, name: str, text: str, *, source: str = "schema.yaml
             before={"schema": before.schema_yaml} if before and before.schema_yaml else None,
             after={"schema": text},
         )
-    return schema
 
 
 def attached_schema(store: Store, name: str) -> Schema | None:
     """The schema attached to dataset ``name``, or None."""
+    text = schema_text(store, name)
+    return Schema.from_yaml(text, source=f"the schema of dataset '{name}'") if text else None
+
+
+@operation("data.schema_text", role="reader")
+def schema_text(store: Store, name: str) -> str | None:
+    """The YAML of the schema attached to dataset ``name``, or None."""
     with store.read() as connection:
-        text = connection.execute(
+        return connection.execute(
             select(datasets.c.schema_yaml).where(datasets.c.name == name)
         ).scalar_one_or_none()
-    return Schema.from_yaml(text, source=f"the schema of dataset '{name}'") if text else None
 
 
 def read_any_table(data: Any, *, name: str | None = None) -> pa.Table:

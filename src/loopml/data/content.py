@@ -30,6 +30,7 @@ from ..artifacts import BlobInfo
 from ..artifacts.hashing import hash_file
 from ..clock import now_ms
 from ..errors import IntegrityFailure, InvalidInput
+from ..ops import operation
 from ..store import Store
 from ..store.bulk import insert_rows, rows_by_keys
 from ..store.schema import blob_parts, blobs
@@ -310,7 +311,7 @@ def iter_contents(
     """Each entry with its bytes, read from its pack and hash-checked; every pack is
     opened once. Content stored as a blob of its own comes as None: stream it from the
     blob store rather than hold a large file in memory."""
-    locations = _locations(store, [entry.hash for entry in entries])
+    locations = content_locations(store, [entry.hash for entry in entries])
     by_pack: dict[str, list[ManifestEntry]] = {}
     for entry in entries:
         where = locations.get(entry.hash)
@@ -398,16 +399,23 @@ def _stamp(stat: os.stat_result) -> tuple[int, int, int]:
 
 
 def _missing(store: Store, hashes: set[str]) -> set[str]:
+    return set(missing_content(store, sorted(hashes)))
+
+
+@operation("data.missing_content", role="reader")
+def missing_content(store: Store, hashes: list[str]) -> list[str]:
     """The hashes that are neither a packed part nor a blob of their own yet."""
-    wanted = sorted(hashes)
+    wanted = sorted(set(hashes))
     with store.read() as connection:
         present = {row[0] for row in rows_by_keys(connection, blob_parts, "hash", wanted)}
         rest = [digest for digest in wanted if digest not in present]
         present.update(row[0] for row in rows_by_keys(connection, blobs, "hash", rest))
-    return hashes - present
+    return [digest for digest in wanted if digest not in present]
 
 
-def _locations(store: Store, hashes: list[str]) -> dict[str, tuple[str, int]]:
+@operation("data.content_locations", role="reader")
+def content_locations(store: Store, hashes: list[str]) -> dict[str, tuple[str, int]]:
+    """Where each packed file is: (the pack's hash, its offset in the pack)."""
     with store.read() as connection:
         rows = rows_by_keys(
             connection, blob_parts, "hash", sorted(set(hashes)), ("hash", "pack", "offset")

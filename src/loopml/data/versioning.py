@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 from blake3 import blake3
 from sqlalchemy import Connection, func, insert, select
 
-from ..artifacts.hashing import hash_file
+from ..artifacts.hashing import hash_file, is_hash
 from ..clock import now_ms
 from ..errors import InvalidInput, NotFound
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
-from ..store.schema import dataset_tags, dataset_versions, datasets, run_inputs
+from ..store.bulk import rows_by_keys
+from ..store.schema import blobs, dataset_tags, dataset_versions, datasets, run_inputs
 from ..store.upsert import conflict_insert
 from .content import (
     Ingested,
@@ -117,16 +119,22 @@ def add(
 
             profile = store.blobs.put_bytes(profile_table(table).to_bytes())
             content = StoredContent([*content.blobs, profile], content.parts)
-        result = _record(
+        result = record_version(
             store,
             name,
-            prepared,
-            blob,
-            content,
-            table,
-            message,
-            anomalies,
-            profile.hash if table is not None else None,
+            kind=prepared.kind,
+            format=prepared.format,
+            content_hash=prepared.content_hash,
+            size=prepared.size,
+            file_count=prepared.file_count,
+            source=prepared.source,
+            blob=blob,
+            content=content,
+            row_count=table.num_rows if table is not None else None,
+            columns=_columns(table),
+            message=message,
+            anomalies=anomalies,
+            profile_blob=profile.hash if table is not None else None,
         )
         prepared.remember(cache)
     return result
@@ -136,6 +144,7 @@ def stat_cache_path(store: Store) -> Path:
     return store.config.home / "stat-cache.db"
 
 
+@operation("data.get_version", role="reader")
 def get_version(store: Store, ref: str | DatasetRef) -> DatasetVersion:
     """The version ``ref`` names: ``NAME`` (latest), ``NAME@3`` or ``NAME@TAG``."""
     ref = parse_ref(ref) if isinstance(ref, str) else ref
@@ -169,6 +178,7 @@ def get_version(store: Store, ref: str | DatasetRef) -> DatasetVersion:
         return _to_version(row, ref.name, _tags_of(connection, dataset_id).get(number, []))
 
 
+@operation("data.list", role="reader")
 def list_datasets(store: Store) -> list[Dataset]:
     with store.read() as connection:
         counts = dict(
@@ -193,6 +203,7 @@ def list_datasets(store: Store) -> list[Dataset]:
     ]
 
 
+@operation("data.list_versions", role="reader")
 def list_versions(store: Store, name: str) -> list[DatasetVersion]:
     """Every version of dataset ``name``, newest first."""
     check_dataset_name(name)
@@ -207,6 +218,7 @@ def list_versions(store: Store, name: str) -> list[DatasetVersion]:
     return [_to_version(row, name, tags.get(row.version, [])) for row in rows]
 
 
+@operation("data.tag", role="writer")
 def tag_version(store: Store, ref: str, tag: str) -> DatasetVersion:
     """Point ``tag`` at a version (moving it if it pointed elsewhere); audited."""
     tag = check_tag(tag)
@@ -311,6 +323,7 @@ def version_profile(store: Store, version: DatasetVersion) -> DatasetProfile:
     return profile_table(read_version_table(store, version))
 
 
+@operation("data.record_input", role="writer")
 def record_input(store: Store, run_id: str, version: DatasetVersion) -> None:
     """Lineage: run ``run_id`` read ``version``."""
     with store.write() as connection:
@@ -324,6 +337,7 @@ def record_input(store: Store, run_id: str, version: DatasetVersion) -> None:
         )
 
 
+@operation("data.run_inputs", role="reader")
 def run_inputs_of(store: Store, run_id: str) -> list[str]:
     """``NAME@V`` of every dataset version run ``run_id`` read."""
     with store.read() as connection:
@@ -461,24 +475,49 @@ def _store_folder(
 # --- recording ------------------------------------------------------------------------
 
 
-def _record(
+@operation("data.record_version", role="writer")
+def record_version(
     store: Store,
     name: str,
-    prepared: _Prepared,
+    *,
+    kind: str,
+    format: str | None,
+    content_hash: str,
+    size: int,
+    file_count: int,
+    source: dict[str, Any],
     blob: str,
     content: StoredContent,
-    table: pa.Table | None,
-    message: str | None,
+    row_count: int | None = None,
+    columns: list[tuple[str, str]] | None = None,
+    message: str | None = None,
     anomalies: list[dict[str, Any]] | None = None,
     profile_blob: str | None = None,
 ) -> AddResult:
+    """Record the next version of dataset ``name`` over content already stored.
+
+    :func:`add` hashes, checks and uploads the data first, on the caller's machine; this
+    numbers the version, unless it equals the latest (another writer added it meanwhile).
+    """
+    name = check_dataset_name(name)
+    if kind not in ("file", "folder", "table"):
+        raise InvalidInput(f"kind must be file, folder or table, not {kind!r}")
+    for label, digest in (("content_hash", content_hash), ("blob", blob)):
+        if not is_hash(digest):
+            raise InvalidInput(f"{label} must be a BLAKE3 hex digest, not {digest!r}")
     now = now_ms()
     with store.write() as connection:
+        known = {info.hash for info in content.blobs}
+        if blob not in known and not rows_by_keys(connection, blobs, "hash", [blob]):
+            raise NotFound(
+                f"blob {blob[:12]}… of the new version is not stored",
+                hint="upload the content first; loopml.data.add does this",
+            )
         dataset_id = _dataset_for_update(connection, store, name)
         latest = _max_version(connection, dataset_id)
         if latest is not None:
             row = connection.execute(_version_query(dataset_id, latest)).one()
-            if row.content_hash == prepared.content_hash:  # added by another writer meanwhile
+            if row.content_hash == content_hash:  # added by another writer meanwhile
                 return AddResult(_to_version(row, name, []), created=False)
         record_content(connection, content)
         number = (latest or 0) + 1
@@ -486,18 +525,18 @@ def _record(
             insert(dataset_versions).values(
                 dataset_id=dataset_id,
                 version=number,
-                kind=prepared.kind,
-                format=prepared.format,
-                content_hash=prepared.content_hash,
+                kind=kind,
+                format=format,
+                content_hash=content_hash,
                 blob=blob,
-                size=prepared.size,
-                file_count=prepared.file_count,
-                row_count=table.num_rows if table is not None else None,
-                columns=_columns_json(table),
+                size=size,
+                file_count=file_count,
+                row_count=row_count,
+                columns=json.dumps([list(pair) for pair in columns]) if columns else None,
                 parent_version=latest,
                 author=store.actor,
                 message=message,
-                source=json.dumps(prepared.source, sort_keys=True),
+                source=json.dumps(source, sort_keys=True),
                 anomalies=json.dumps(anomalies, default=str) if anomalies else None,
                 profile_blob=profile_blob,
                 created_at=now,
@@ -514,11 +553,11 @@ def _record(
             object_id=name,
             after={
                 "version": number,
-                "kind": prepared.kind,
-                "content_hash": prepared.content_hash,
-                "files": prepared.file_count,
-                "bytes": prepared.size,
-                "rows": table.num_rows if table is not None else None,
+                "kind": kind,
+                "content_hash": content_hash,
+                "files": file_count,
+                "bytes": size,
+                "rows": row_count,
             },
         )
     return AddResult(get_version(store, f"{name}@{number}"), created=True)
@@ -548,10 +587,10 @@ def _dataset_for_update(connection: Connection, store: Store, name: str) -> int:
     ).scalar_one()
 
 
-def _columns_json(table: pa.Table | None) -> str | None:
+def _columns(table: pa.Table | None) -> list[tuple[str, str]] | None:
     if table is None:
         return None
-    return json.dumps([[field.name, str(field.type)] for field in table.schema])
+    return [(field.name, str(field.type)) for field in table.schema]
 
 
 # --- reading ----------------------------------------------------------------------------

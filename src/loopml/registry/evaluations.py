@@ -13,9 +13,11 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from ..artifacts import BlobInfo
 from ..clock import now_ms
 from ..errors import InvalidInput
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
 from ..store.schema import model_evaluations
 from ..tracking.artifacts import insert_blobs
@@ -91,25 +93,49 @@ def record_evaluation(
     result = json.dumps(evaluation.to_dict(), sort_keys=True).encode("utf-8")
     result_info = store.blobs.put_bytes(result)
     report_info = store.blobs.put_bytes(evaluation.to_html().encode("utf-8"))
+    return save_evaluation(
+        store,
+        name,
+        version,
+        data_ref=data.ref,
+        data_hash=data.hash,
+        task=evaluation.task,
+        target=evaluation.target,
+        metrics=dict(evaluation.metrics),
+        result=result_info,
+        report=report_info,
+    )
+
+
+@operation("models.save_evaluation", role="writer")
+def save_evaluation(
+    store: Store,
+    name: str,
+    version: int,
+    *,
+    data_ref: str | None,
+    data_hash: str,
+    task: str,
+    target: str,
+    metrics: dict[str, float | None],
+    result: BlobInfo,
+    report: BlobInfo,
+) -> EvaluationRecord:
+    """Record an evaluation whose result and report are stored blobs; audited."""
     now = now_ms()
-    metrics = dict(evaluation.metrics)
     with store.write() as connection:
-        resolve_version(connection, ModelRef(name, version=version))
-        insert_blobs(
-            connection,
-            {result_info.hash: result_info.size, report_info.hash: report_info.size},
-            now,
-        )
+        resolve_version(connection, ModelRef(check_model_name(name), version=version))
+        insert_blobs(connection, {result.hash: result.size, report.hash: report.size}, now)
         row = {
             "name": name,
             "version": version,
-            "data_ref": data.ref,
-            "data_hash": data.hash,
-            "task": evaluation.task,
-            "target": evaluation.target,
+            "data_ref": data_ref,
+            "data_hash": data_hash,
+            "task": task,
+            "target": target,
             "metrics": json.dumps(metrics),
-            "result_blob": result_info.hash,
-            "report_blob": report_info.hash,
+            "result_blob": result.hash,
+            "report_blob": report.hash,
             "created_by": store.actor,
             "created_at": now,
         }
@@ -120,11 +146,12 @@ def record_evaluation(
             action="model.evaluate",
             object_type="model_version",
             object_id=f"{name}/{version}",
-            after={"evaluation": new_id, "data": data.ref or data.hash[:16], "metrics": metrics},
+            after={"evaluation": new_id, "data": data_ref or data_hash[:16], "metrics": metrics},
         )
     return EvaluationRecord(id=int(new_id), **{**row, "metrics": metrics})
 
 
+@operation("models.list_evaluations", role="reader")
 def list_evaluations(store: Store, name: str, version: int | None = None) -> list[EvaluationRecord]:
     """Evaluations of a model (or one version), newest first."""
     check_model_name(name)

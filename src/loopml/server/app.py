@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 import orjson
+from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -32,7 +33,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import wire
-from ..errors import InvalidInput, LoopmlError, NotFound, PayloadTooLarge
+from ..errors import Conflict, InvalidInput, LoopmlError, NotFound, PayloadTooLarge
 from ..ops import Operation, load_operations
 from ..store import Store
 from .auth import COOKIE, Gate, Principal, require
@@ -107,6 +108,14 @@ class TeamServer:
             return op.func(self.store.acting_as(principal.user), **arguments)
         except LoopmlError:
             raise
+        except IntegrityError:
+            # A reference to something that is not there (or a duplicate) the function did
+            # not check for; the transaction rolled back, so nothing changed.
+            raise Conflict(
+                f"{op.name}: the request names something that does not exist, or exists "
+                "already; nothing was changed",
+                hint="check the ids and hashes it names",
+            ) from None
         except (OverflowError, UnicodeEncodeError) as exc:
             # Only a value can cause these: a number past 64 bits, a lone surrogate.
             raise InvalidInput(
