@@ -70,24 +70,31 @@ class Databases:
         admin = os.environ.get(ADMIN_URL_VARIABLE, DEFAULT_ADMIN_URL)
         reason = "--sqlite was given" if force_sqlite else None
         if reason is None:
+            created: list[str] = []
             try:
                 import psycopg
 
                 with psycopg.connect(libpq_url(admin), autocommit=True, connect_timeout=5) as db:
                     version = db.execute("SHOW server_version").fetchone()[0]
                     suffix = secrets.token_hex(4)
-                    names = [f"bench_loopml_{suffix}", f"bench_mlflow_{suffix}"]
-                    for name in names:
-                        db.execute(f'CREATE DATABASE "{name}"')
-            except Exception as exc:  # any failure to reach it means: fall back
-                reason = f"PostgreSQL at {admin} is not reachable ({type(exc).__name__}: {exc})"
+                    try:
+                        for name in (f"bench_loopml_{suffix}", f"bench_mlflow_{suffix}"):
+                            db.execute(f'CREATE DATABASE "{name}"')
+                            created.append(name)
+                    except Exception:
+                        for name in created:  # leave nothing behind
+                            db.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                        raise
+            except Exception as exc:  # PostgreSQL unreachable or unusable: fall back
+                why = " ".join(str(exc).split())
+                reason = f"cannot use PostgreSQL at {admin} ({type(exc).__name__}: {why})"
             else:
                 return cls(
                     kind="postgresql",
-                    loopml_url=with_database(admin, names[0]),
-                    mlflow_url=mlflow_postgres_url(with_database(admin, names[1])),
+                    loopml_url=with_database(admin, created[0]),
+                    mlflow_url=mlflow_postgres_url(with_database(admin, created[1])),
                     admin_url=admin,
-                    names=names,
+                    names=created,
                     server_version=str(version),
                 )
         return cls(

@@ -55,9 +55,11 @@ Cases (sizes of a full run; see ``FULL`` and ``QUICK``):
     default) and ``/compare.json``, against the requests MLflow's UI makes for the same:
     ``runs/get`` for each run (its compare page) and, for each charted metric,
     ``metrics/get-history-bulk-interval`` for the 100 runs (its charts, 320 points per
-    run), sent over 6 keep-alive connections at once as a browser does. Also with all 20
-    metrics charted, and MLflow's metric page's way: ``metrics/get-history`` per run per
-    metric (2,000 requests).
+    run), sent over 6 keep-alive connections at once as a browser does. Also every
+    history of all 20 metrics: loopml's ``/compare.json`` pages one after another (a page
+    charts at most 900 run × metric histories: 9 metrics of 100 runs), against MLflow's
+    bulk-interval request per metric, and its metric page's way, ``metrics/get-history``
+    per run per metric (2,000 requests).
 
 Server time is the median wall time of 10 requests from a client in this process over
 persistent connections on loopback, after one warm-up (the client's own part is a few
@@ -574,7 +576,13 @@ def median(values: list[float]) -> float:
 
 
 def row(
-    case: str, loop: float, flow: float, *, target: str = "", passed: bool | None = None, detail=""
+    case: str,
+    loop: float,
+    flow: float,
+    *,
+    target: str = "",
+    passed: bool | None = None,
+    detail: str = "",
 ) -> dict[str, Any]:
     return {
         "case": case,

@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterable
 
@@ -56,6 +57,7 @@ class MetricBuffer:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="loopml-metrics", daemon=True)
         self._thread.start()
+        _buffers.add(self)
 
     @property
     def pending(self) -> int:
@@ -197,11 +199,28 @@ def flush_buffered(store: Store) -> None:
         buffer.flush()
 
 
+def _hold_writes() -> None:
+    # No write transaction may span a fork: SQLite's per-process lock bookkeeping would be
+    # copied into the child mid-transaction, and the child's own connections would then
+    # wait for a lock nobody holds (a store "busy" for good). Take every buffer's write
+    # lock first; a write in progress finishes before the fork.
+    for buffer in list(_buffers):
+        buffer._write_lock.acquire()
+
+
+def _release_writes() -> None:
+    for buffer in list(_buffers):
+        if buffer._write_lock.locked():
+            buffer._write_lock.release()
+
+
 def _note_fork() -> None:
     global _forked
     _forked = True
+    _release_writes()
 
 
 _create_lock = threading.Lock()
 _forked = False
-os.register_at_fork(after_in_child=_note_fork)
+_buffers: weakref.WeakSet[MetricBuffer] = weakref.WeakSet()
+os.register_at_fork(before=_hold_writes, after_in_parent=_release_writes, after_in_child=_note_fork)
