@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from pathlib import Path
 
 import typer
 
@@ -64,7 +63,6 @@ def server(
         max_upload_bytes=max_upload_gb * _GB,
         auth=auth,
         ui=ui,
-        uploads_dir=Path(config.home) / "uploads",
     )
     app = build_app(store, settings)
     mode = "on" if (auth or tokens) else "off (no token exists yet)"
