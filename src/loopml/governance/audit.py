@@ -137,7 +137,7 @@ def list_events(
             query = query.where(column == wanted)
     with store.read() as connection:
         rows = connection.execute(query).all()
-    return [_to_event(row) for row in rows]
+    return [event_from_row(row) for row in rows]
 
 
 @operation("audit.verify", role="reader")
@@ -192,7 +192,8 @@ def _event_hash(row: dict[str, Any]) -> str:
     return blake3(canonical_json(fields).encode("utf-8")).hexdigest()  # type: ignore[union-attr]
 
 
-def _to_event(row: Any) -> AuditEvent:
+def event_from_row(row: Any) -> AuditEvent:
+    """An ``audit_events`` row as the :class:`AuditEvent` it records."""
     return AuditEvent(
         seq=row.seq,
         time=row.time,

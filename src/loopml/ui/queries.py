@@ -9,7 +9,6 @@ Each reuses the service's own pieces (the search language's parser and query bui
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 
 from ..errors import InvalidInput
-from ..governance.audit import AuditEvent
+from ..governance.audit import AuditEvent, event_from_row
 from ..store import Store
 from ..store.schema import audit_events, experiments, latest_metrics, metrics, params, runs
 from ..tracking.entities import ACTIVE, DELETED, Run
@@ -211,7 +210,7 @@ def audit_page(
     with store.read() as connection:
         count = connection.execute(total).scalar_one()
         rows = connection.execute(query).all()
-    return AuditPage(count, [_to_event(row) for row in rows])
+    return AuditPage(count, [event_from_row(row) for row in rows])
 
 
 def audit_choices(store: Store) -> dict[str, list[str]]:
@@ -225,20 +224,6 @@ def audit_choices(store: Store) -> dict[str, list[str]]:
                 ("actions", audit_events.c.action),
             )
         }
-
-
-def _to_event(row: Any) -> AuditEvent:
-    return AuditEvent(
-        seq=row.seq,
-        time=row.time,
-        actor=row.actor,
-        action=row.action,
-        object_type=row.object_type,
-        object_id=row.object_id,
-        before=json.loads(row.before) if row.before is not None else None,
-        after=json.loads(row.after) if row.after is not None else None,
-        hash=row.hash,
-    )
 
 
 def _run_rows() -> Any:

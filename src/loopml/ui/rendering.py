@@ -12,7 +12,6 @@ Templates autoescape. Chart specs and other data for the browser go into
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ..errors import LoopmlError
+from ..html_charts import table_figure
 from .static import static_url
 
 #: The sections in the header of every page, in order: (path, label).
@@ -166,19 +166,6 @@ def when(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def figure(value: Any) -> str:
-    """A value for a table cell: six significant digits, grouped integers, a dash for none."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.6g}" if math.isfinite(value) else str(value)
-    return str(value)
-
-
 def duration(ms: int | float | None) -> str:
     if ms is None:
         return "—"
@@ -220,7 +207,7 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters.update(
         when=when,
-        figure=figure,
+        figure=table_figure,
         duration=duration,
         percent=percent,
         size=size,
