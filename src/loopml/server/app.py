@@ -33,8 +33,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import wire
-from ..errors import Conflict, InvalidInput, LoopmlError, NotFound, PayloadTooLarge
+from ..errors import Conflict, InvalidInput, LoopmlError, NotFound
 from ..ops import Operation, load_operations
+from ..serving.app import read_limited
 from ..store import Store
 from .auth import COOKIE, Gate, Principal, require
 from .openapi import build_document
@@ -228,22 +229,8 @@ def _principal(request: Request) -> Principal:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused (413) past ``limit`` bytes before it is all read."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(size, limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(size: int, limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"the request body is {size:,} bytes or more; this server takes at most {limit:,}",
-        hint="send artifacts as blobs (the client does) or raise --max-body-mb",
+    return await read_limited(
+        request, limit, hint="send artifacts as blobs (the client does) or raise --max-body-mb"
     )
 
 

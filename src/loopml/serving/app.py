@@ -339,18 +339,11 @@ class ScoringService:
         task.add_done_callback(self._tasks.discard)
 
     async def body(self, request: Request) -> bytes:
-        limit = self.settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise _too_large(int(declared), limit)
-        chunks = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(size, limit)
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_limited(
+            request,
+            self.settings.max_body_bytes,
+            hint="send fewer rows per request, or raise --max-body-mb",
+        )
 
 
 def _model_failed(served: Served, error: Exception) -> PredictionFailed:
@@ -361,10 +354,26 @@ def _model_failed(served: Served, error: Exception) -> PredictionFailed:
     )
 
 
-def _too_large(size: int, limit: int) -> PayloadTooLarge:
+async def read_limited(request: Request, limit: int, *, hint: str) -> bytes:
+    """The request body, refused (413, with ``hint``) past ``limit`` bytes before it is
+    all read; the scoring server and the team server both read bodies this way."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit, hint)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit, hint)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int, hint: str) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"the request body is {size:,} bytes or more; this server takes at most {limit:,}",
-        hint="send fewer rows per request, or raise --max-body-mb",
+        hint=hint,
     )
 
 
