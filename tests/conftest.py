@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from loopml.config import resolve
-from loopml.store import Store, close_default_stores, open_store
+from loopml.store import Store, close_default_stores, default_store, open_store
 
 from .helpers import free_port
 
@@ -103,25 +103,46 @@ def backend(
     if request.param == "postgres":
         monkeypatch.setenv("LOOPML_DB_URL", request.getfixturevalue("pg_url"))
     if request.param == "remote":
-        local_only = request.node.get_closest_marker("local_only")
-        if local_only is not None:
-            pytest.skip(f"needs a local store: {local_only.args[0]}")
-        pending = request.node.get_closest_marker("remote_pending")
-        if pending is not None:
-            pytest.skip(f"not served by the team server yet: {pending.args[0]}")
-        server = request.getfixturevalue("team_server")
-        served = open_store(resolve())
-        server.target.app = _server_app(served)
-        monkeypatch.setenv("LOOPML_SERVER", server.url)
-        request.node.served_store = served
-        try:
-            yield request.param
-        finally:
-            close_default_stores()
-            server.target.app = None
-            served.close()
-        return
-    yield request.param
+        yield from _served_remotely(request, monkeypatch)
+    else:
+        yield request.param
+
+
+def _served_remotely(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The test's own store served by this worker's team server, ``LOOPML_SERVER`` pointing
+    at it: every ``default_store()`` of the test (and of the processes it starts) is a
+    client of it. Skips a test marked ``local_only`` or ``remote_pending``."""
+    local_only = request.node.get_closest_marker("local_only")
+    if local_only is not None:
+        pytest.skip(f"needs a local store: {local_only.args[0]}")
+    pending = request.node.get_closest_marker("remote_pending")
+    if pending is not None:
+        pytest.skip(f"not served by the team server yet: {pending.args[0]}")
+    server = request.getfixturevalue("team_server")
+    served = open_store(resolve())
+    server.target.app = _server_app(served)
+    monkeypatch.setenv("LOOPML_SERVER", server.url)
+    request.node.served_store = served
+    try:
+        yield "remote"
+    finally:
+        close_default_stores()
+        server.target.app = None
+        served.close()
+
+
+@pytest.fixture(params=["local", "remote"])
+def mode(
+    request: pytest.FixtureRequest, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """For tests that run whole programs on the default store (pipelines, the CLI): the
+    embedded store, and the same store through a team server."""
+    if request.param == "remote":
+        yield from _served_remotely(request, monkeypatch)
+    else:
+        yield request.param
 
 
 def _server_app(store: Store) -> Any:
@@ -149,10 +170,15 @@ def store(backend: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def db(store: Store, request: pytest.FixtureRequest) -> Store:
-    """Where the test's data lives, to look inside: ``store`` itself, or for a remote test
-    the server's own store (a client has no database to read)."""
-    return getattr(request.node, "served_store", store)
+def db(request: pytest.FixtureRequest) -> Store:
+    """Where the test's data lives, to look inside: its store, or for a remote test the
+    server's own store (a client has no database to read)."""
+    if "backend" in request.fixturenames:
+        found: Store = request.getfixturevalue("store")
+    else:
+        request.getfixturevalue("mode")
+        found = default_store()
+    return getattr(request.node, "served_store", found)
 
 
 # --- S3 (moto server on loopback) -------------------------------------------------------

@@ -28,8 +28,6 @@ from loopml.tracking import runs as tracking_runs
 
 from ..helpers import loopml_cli
 
-pytestmark = pytest.mark.remote_pending("dataset and pipeline operations")
-
 PIPELINE = """
 import pandas as pd
 

@@ -17,6 +17,9 @@ from loopml.pipelines.steps import Node
 
 from .conftest import statuses
 
+# Each test runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
+
 CHURN = """
 import loopml
 

@@ -12,6 +12,9 @@ import pytest
 from loopml.pipelines.cachekey import cache_key, differences, fingerprint, key_parts
 from loopml.pipelines.loading import load_module
 
+# Each test runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
+
 BASE = '''
 import json
 import math

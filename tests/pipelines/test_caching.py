@@ -13,6 +13,9 @@ from loopml.store import default_store
 
 from .conftest import reasons, statuses
 
+# Each test runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
+
 PIPELINE = """
 import pandas as pd
 import loopml
@@ -137,10 +140,10 @@ def test_a_param_change_reruns_the_step_and_what_follows(churn) -> None:
     assert loopml.pipelines.output(again.id, "spend_of") == [44.0, 240.0]
 
 
-def test_a_deleted_artifact_makes_its_step_run_again(churn) -> None:
+def test_a_deleted_artifact_makes_its_step_run_again(churn, db) -> None:
     path, first = churn
     [lost] = first.step("features").outputs
-    default_store().blobs.delete(lost.hash)
+    db.blobs.delete(lost.hash)
     again = loopml.pipelines.run(path)
     assert again.step("features").status == "COMPLETED"
     assert again.step("features").reason == (

@@ -9,6 +9,9 @@ import loopml.pipelines
 
 from .conftest import statuses
 
+# Each test runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
+
 PIPELINE = """
 import loopml
 

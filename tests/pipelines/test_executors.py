@@ -13,6 +13,9 @@ import loopml
 import loopml.pipelines
 from loopml.errors import InvalidInput
 
+# Each test runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
+
 PORTABLE = """
 import os
 

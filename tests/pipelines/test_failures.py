@@ -18,6 +18,9 @@ from loopml.pipelines.reproduce import resume_run
 
 from .conftest import loopml_command, reasons, statuses
 
+# Each test runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
+
 FLAKY = """
 import json, time
 from pathlib import Path

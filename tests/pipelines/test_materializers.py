@@ -19,6 +19,9 @@ import loopml.pipelines
 from loopml.errors import InvalidInput
 from loopml.pipelines.materializers import decode, encode
 
+# Each test runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
+
 
 def _frame() -> pd.DataFrame:
     return pd.DataFrame(

@@ -13,6 +13,9 @@ import pytest
 import loopml.data
 import loopml.pipelines
 
+# Each test runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
+
 PIPELINE = """
 import random
 

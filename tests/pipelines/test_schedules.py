@@ -44,8 +44,6 @@ from loopml.store.schema import schedules
 
 from ..helpers import loopml_cli
 
-pytestmark = pytest.mark.remote_pending("pipeline and schedule operations")
-
 TINY = """
 import loopml
 
@@ -286,7 +284,7 @@ def test_dataset_due_ticks_are_the_newest_new_version(store, flows) -> None:
 # --- claiming ---------------------------------------------------------------------------
 
 
-def test_a_tick_is_claimed_once_and_moves_the_cursor(store, flows) -> None:
+def test_a_tick_is_claimed_once_and_moves_the_cursor(store, db, flows) -> None:
     _version("customers", 1)
     schedule = add_schedule(store, "on-data", flows / "tiny.py", on="dataset:customers")
     assert claim_tick(store, schedule.id, "dataset:customers@3", "a") is True
@@ -297,7 +295,7 @@ def test_a_tick_is_claimed_once_and_moves_the_cursor(store, flows) -> None:
     assert (tick.tick, tick.claimed_by, tick.status) == ("dataset:customers@3", "a", "RUNNING")
 
     # Even with the cursor moved back, the tick's primary key refuses a second claim.
-    with store.write() as connection:
+    with db.write() as connection:
         connection.execute(
             update(schedules).where(schedules.c.id == schedule.id).values(cursor="1")
         )
@@ -423,6 +421,7 @@ def test_two_schedulers_at_once_start_a_tick_once(backend, flows) -> None:
     assert [run["id"] for run in runs] == [ticks[0]["pipeline_run_id"]]
 
 
+@pytest.mark.usefixtures("mode")
 def test_sigterm_lets_the_running_tick_finish_and_be_recorded(project, flows) -> None:
     marker = project / "started"
     _version("customers", 1)
@@ -461,6 +460,7 @@ def test_sigterm_lets_the_running_tick_finish_and_be_recorded(project, flows) ->
 # --- the command line -------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("mode")
 def test_cli_add_ls_disable_rm_and_errors(project, flows) -> None:
     added = loopml_cli(
         "schedule", "add", "nightly", "flows/tiny.py", "--cron", "0 2 * * *", "-p", "n=3", "--json",

@@ -21,6 +21,9 @@ from loopml.tracking import get_metric_history
 
 from ..helpers import run_python
 
+# Each test runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
+
 optuna = pytest.importorskip("optuna")
 
 
@@ -335,7 +338,7 @@ def test_importing_loopml_or_the_tuning_module_does_not_import_optuna(tmp_path: 
 
 
 def test_a_search_inside_a_pipeline_step_hangs_its_trials_under_the_steps_run(
-    project, write
+    project, write, db
 ) -> None:
     path = write(
         """
@@ -361,7 +364,7 @@ def test_a_search_inside_a_pipeline_step_hangs_its_trials_under_the_steps_run(
     )
     run = loopml.pipelines.run(path)
     step_run_id = run.step("search").run_id
-    with loopml.default_store().read() as connection:
+    with db.read() as connection:
         children = (
             connection.execute(
                 select(runs_table.c.name).where(runs_table.c.parent_run_id == step_run_id)

@@ -14,9 +14,13 @@ from sqlalchemy import update
 import loopml
 import loopml.data
 import loopml.pipelines
+from loopml.store import Store
 from loopml.store.schema import pipeline_runs
 
 from .conftest import statuses
+
+# Each test runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
 
 PIPELINE = """
 from pathlib import Path
@@ -96,7 +100,7 @@ def test_an_unchanged_rerun_reuses_every_step_without_importing_the_code(
     "change",
     ["helper", "pipeline file", "param", "dataset", "missing output", "packages"],
 )
-def test_any_change_takes_the_normal_path(project, pipeline, cli, change) -> None:
+def test_any_change_takes_the_normal_path(project, pipeline, cli, change, db) -> None:
     first = _run(cli)
     args: tuple[str, ...] = ()
     expected = {"ingest": "CACHED", "total": "CACHED"}
@@ -113,14 +117,14 @@ def test_any_change_takes_the_normal_path(project, pipeline, cli, change) -> Non
         expected = {"ingest": "COMPLETED", "total": "COMPLETED"}
     elif change == "missing output":
         digest = next(s for s in first["steps"] if s["name"] == "total")["outputs"][0]["hash"]
-        blob = loopml.default_store().blobs.path_of(digest)
+        blob = db.blobs.path_of(digest)
         blob.chmod(0o600)
         blob.unlink()
         expected = {"ingest": "CACHED", "total": "COMPLETED"}
     elif change == "packages":
-        recorded = json.loads(_manifest(first["id"]))
+        recorded = json.loads(_manifest(db, first["id"]))
         recorded["packages"] = "another environment"
-        with loopml.default_store().write() as connection:
+        with db.write() as connection:
             connection.execute(
                 update(pipeline_runs)
                 .where(pipeline_runs.c.run_id == first["id"])
@@ -132,10 +136,10 @@ def test_any_change_takes_the_normal_path(project, pipeline, cli, change) -> Non
     assert statuses(again) == expected
 
 
-def _manifest(run_id: str) -> str:
+def _manifest(db: Store, run_id: str) -> str:
     from sqlalchemy import select
 
-    with loopml.default_store().read() as connection:
+    with db.read() as connection:
         return connection.execute(
             select(pipeline_runs.c.manifest).where(pipeline_runs.c.run_id == run_id)
         ).scalar_one()
@@ -158,16 +162,16 @@ def test_no_cache_a_failed_run_or_a_step_that_always_runs_skip_the_check(
     assert statuses(latest) == {"ingest": "CACHED", "total": "COMPLETED"}
 
 
-def test_the_manifest_names_the_files_the_run_depended_on(project, pipeline, cli) -> None:
+def test_the_manifest_names_the_files_the_run_depended_on(project, pipeline, cli, db) -> None:
     run = _run(cli)
-    files = json.loads(_manifest(run["id"]))["files"]
+    files = json.loads(_manifest(db, run["id"]))["files"]
     assert str(pipeline.resolve()) in files
     assert str((project / "helpers.py").resolve()) in files
     assert not any("site-packages" in path for path in files)
-    assert json.loads(_manifest(run["id"]))["datasets"] == {"numbers": "numbers@1"}
+    assert json.loads(_manifest(db, run["id"]))["datasets"] == {"numbers": "numbers@1"}
 
 
-def test_a_file_edited_while_the_run_goes_on_is_not_vouched_for(project, write, cli) -> None:
+def test_a_file_edited_while_the_run_goes_on_is_not_vouched_for(project, write, cli, db) -> None:
     loopml.data.add("numbers", pd.DataFrame({"v": [1.0, 2.0, 3.0]}))
     write(HELPERS, "helpers.py")
     write(
@@ -180,7 +184,7 @@ def test_a_file_edited_while_the_run_goes_on_is_not_vouched_for(project, write, 
         )
     )
     first = _run(cli)
-    assert _manifest(first["id"]) is None  # helpers.py changed under it
+    assert _manifest(db, first["id"]) is None  # helpers.py changed under it
     again = _run(cli)
     assert not _unchanged(again)
     assert statuses(again)["total"] == "COMPLETED"  # the edited helper runs

@@ -203,7 +203,6 @@ def test_bad_promotions_are_refused_and_change_nothing(
     assert list_promotions(registry) == []
 
 
-@pytest.mark.remote_pending("pipeline operations")
 def test_a_promotion_gate_works_as_a_pipeline_step(registry: Store, project: Path) -> None:
     (project / "promote_pipeline.py").write_text(
         "import loopml\n"

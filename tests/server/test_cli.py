@@ -73,7 +73,7 @@ def test_a_command_the_server_does_not_serve_yet_says_so_in_one_line(
     served: Served, tmp_path: Path
 ) -> None:
     env = {"LOOPML_SERVER": served.url, "LOOPML_HOME": str(tmp_path / ".loopml")}
-    done = loopml_cli("pipeline", "ls", cwd=tmp_path, env=env)
+    done = loopml_cli("deploy", "ls", cwd=tmp_path, env=env)
     assert done.returncode == 2
     assert "cannot run through a team server yet" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

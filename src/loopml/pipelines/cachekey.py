@@ -52,13 +52,16 @@ def fingerprint(func: Callable[..., Any], project_root: Path) -> CodeFingerprint
 def key_parts(
     code: CodeFingerprint, params: Mapping[str, Any], inputs: Mapping[str, str]
 ) -> dict[str, Any]:
-    return {
+    parts = {
         "source": code.source,
         "code": code.code,
         "params": dict(sorted(params.items())),
         "inputs": dict(sorted(inputs.items())),
         "packages": code.packages,
     }
+    # As they are stored (a param without a JSON form by its repr), so that the parts
+    # compare equal to a stored run's and travel to a team server as they are.
+    return json.loads(canonical_json(parts))
 
 
 def cache_key(parts: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, and_, desc, insert, select, update
 
 from ..clock import now_ms
 from ..errors import NotFound
+from ..ops import operation
 from ..store import Store
 from ..store.schema import blobs, pipeline_runs, runs, step_artifacts, step_runs
 from ..store.upsert import conflict_insert
@@ -89,6 +90,7 @@ class PipelineRun:
         raise NotFound(f"pipeline run {self.id[:8]} has no step '{name}'")
 
 
+@operation("pipelines.create_run", role="writer")
 def create_pipeline_run(
     store: Store,
     *,
@@ -100,6 +102,7 @@ def create_pipeline_run(
     resumed_from: str | None = None,
     reproduced_from: str | None = None,
 ) -> str:
+    """Record a new pipeline run, with its tracked run; returns the run id."""
     run = _runs.create_run(
         store,
         experiment=pipeline,
@@ -124,6 +127,7 @@ def create_pipeline_run(
     return run.id
 
 
+@operation("pipelines.start_step", role="writer")
 def start_step_run(
     store: Store,
     pipeline_run_id: str,
@@ -165,6 +169,7 @@ def start_step_run(
     return run.id
 
 
+@operation("pipelines.record_step", role="writer")
 def record_step(
     store: Store,
     pipeline_run_id: str,
@@ -201,6 +206,7 @@ def record_step(
         _link_artifacts(connection, pipeline_run_id, name, inputs or {}, outputs)
 
 
+@operation("pipelines.finish_step", role="writer")
 def finish_step_run(
     store: Store,
     pipeline_run_id: str,
@@ -213,7 +219,19 @@ def finish_step_run(
     error: str | None = None,
     datasets: Mapping[str, str] | None = None,
 ) -> None:
+    """Record how an executed step ended: its status, attempts, outputs and the dataset
+    versions it read."""
     with store.write() as connection:
+        recorded = connection.execute(
+            select(step_runs.c.key_parts).where(
+                step_runs.c.pipeline_run_id == pipeline_run_id, step_runs.c.name == name
+            )
+        ).first()
+        if recorded is None:
+            raise NotFound(
+                f"pipeline run {pipeline_run_id[:8]} has no step '{name}' to finish",
+                hint="a step is recorded with start_step_run before it finishes",
+            )
         values: dict[str, Any] = {
             "status": status,
             "attempts": attempts,
@@ -222,14 +240,7 @@ def finish_step_run(
             "ended_at": now_ms(),
         }
         if datasets:
-            parts = json.loads(
-                connection.execute(
-                    select(step_runs.c.key_parts).where(
-                        step_runs.c.pipeline_run_id == pipeline_run_id, step_runs.c.name == name
-                    )
-                ).scalar_one()
-                or "{}"
-            )
+            parts = json.loads(recorded.key_parts or "{}")
             parts["datasets"] = dict(sorted(datasets.items()))
             values["key_parts"] = json.dumps(parts, sort_keys=True)
         connection.execute(
@@ -240,6 +251,7 @@ def finish_step_run(
         _link_artifacts(connection, pipeline_run_id, name, inputs or {}, outputs)
 
 
+@operation("pipelines.mark_unfinished", role="writer")
 def mark_unfinished(store: Store, pipeline_run_id: str, status: str) -> list[str]:
     """End every step still RUNNING (and its run) with ``status``; returns their names."""
     with store.read() as connection:
@@ -267,6 +279,7 @@ def _end_run_if_running(store: Store, run_id: str, status: str) -> None:
         _runs.set_run_status(store, run_id, status)
 
 
+@operation("pipelines.reusable_runs", role="reader")
 def reusable_runs(store: Store, cache_key: str) -> list[StepRun]:
     """Step runs with this key whose outputs are still stored, newest first."""
     with store.read() as connection:
@@ -298,6 +311,7 @@ def stale_datasets(store: Store, datasets: Mapping[str, str]) -> list[str]:
     return stale
 
 
+@operation("pipelines.previous_step", role="reader")
 def previous_step_run(store: Store, pipeline: str, name: str, before_run_id: str) -> StepRun | None:
     """The same step in the latest earlier run of the same pipeline, to explain a miss."""
     with store.read() as connection:
@@ -320,6 +334,7 @@ def previous_step_run(store: Store, pipeline: str, name: str, before_run_id: str
     return _to_step_run(row) if row is not None else None
 
 
+@operation("pipelines.get_run", role="reader")
 def get_pipeline_run(store: Store, ref: str) -> PipelineRun:
     """A pipeline run by id or unique id prefix, with its step runs in execution order."""
     with store.read() as connection:
@@ -360,9 +375,11 @@ def get_pipeline_run(store: Store, ref: str) -> PipelineRun:
     )
 
 
+@operation("pipelines.list_runs", role="reader")
 def list_pipeline_runs(
     store: Store, pipeline: str | None = None, *, limit: int = 50
 ) -> list[PipelineRun]:
+    """The latest pipeline runs, newest first, of one pipeline or of all."""
     with store.read() as connection:
         query = select(pipeline_runs.c.run_id).order_by(desc(pipeline_runs.c.created_at))
         if pipeline is not None:

@@ -33,6 +33,7 @@ from sqlalchemy import delete, func, select, update
 from ..clock import now_ms
 from ..errors import AlreadyExists, InvalidInput, NotFound
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
 from ..store.schema import dataset_versions, datasets, schedule_ticks, schedules
 from ..store.upsert import conflict_insert
@@ -135,8 +136,29 @@ def add_schedule(
     new version of that dataset) or ``alert:DEPLOYMENT`` (stored; inactive until
     monitoring exists). Nothing that happened before the schedule was created triggers it.
     """
+    # The file is found here, where the scheduler will run it, not where the store is.
+    return create_schedule(
+        store,
+        _check_name(name),
+        _absolute_target(file),
+        cron=cron,
+        on=on,
+        params=json.loads(json.dumps(dict(params or {}), sort_keys=True, default=str)),
+    )
+
+
+@operation("schedules.create", role="writer")
+def create_schedule(
+    store: Store,
+    name: str,
+    target: str,
+    *,
+    cron: str | None = None,
+    on: str | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Schedule:
+    """Record schedule ``name`` of pipeline ``target`` (an absolute ``FILE[:PIPELINE]``)."""
     name = _check_name(name)
-    target = _absolute_target(file)
     trigger, spec = _parse_trigger(cron, on)
     values = dict(params or {})
     now = now_ms()
@@ -172,11 +194,14 @@ def add_schedule(
     return created
 
 
+@operation("schedules.get", role="reader")
 def get_schedule(store: Store, name: str) -> Schedule:
+    """Schedule ``name``."""
     with store.read() as connection:
         return _get(connection, name)
 
 
+@operation("schedules.list", role="reader")
 def list_schedules(store: Store) -> list[Schedule]:
     """Every schedule, by name."""
     with store.read() as connection:
@@ -184,6 +209,7 @@ def list_schedules(store: Store) -> list[Schedule]:
     return [_to_schedule(row) for row in rows]
 
 
+@operation("schedules.remove", role="writer")
 def remove_schedule(store: Store, name: str) -> Schedule:
     """Delete a schedule and its tick history; the pipeline runs it started stay."""
     with store.write() as connection:
@@ -194,6 +220,7 @@ def remove_schedule(store: Store, name: str) -> Schedule:
     return found
 
 
+@operation("schedules.set_enabled", role="writer")
 def set_enabled(store: Store, name: str, enabled: bool) -> Schedule:
     """Pause or resume a schedule. The cursor is kept, so on resume the newest tick missed
     while paused runs once (catch-up: latest only), as Airflow does for an unpaused DAG."""
@@ -215,6 +242,7 @@ def set_enabled(store: Store, name: str, enabled: bool) -> Schedule:
         return _get(connection, name)
 
 
+@operation("schedules.ticks", role="reader")
 def list_ticks(store: Store, name: str, *, limit: int = 50) -> list[Tick]:
     """The newest ``limit`` ticks of schedule ``name``, newest first."""
     with store.read() as connection:
@@ -228,6 +256,7 @@ def list_ticks(store: Store, name: str, *, limit: int = 50) -> list[Tick]:
     return [_to_tick(row) for row in rows]
 
 
+@operation("schedules.last_ticks", role="reader")
 def last_ticks(store: Store) -> dict[int, Tick]:
     """The newest tick of every schedule that has one, by schedule id."""
     newest = (
@@ -265,13 +294,13 @@ def due_ticks(store: Store, schedule: Schedule, now: datetime | None = None) -> 
             return [_cron_tick(latest)]
         return []
     if schedule.trigger == DATASET:
-        with store.read() as connection:
-            version = _latest_dataset_version(connection, schedule.spec)
+        version = latest_dataset_version(store, schedule.spec)
         if version > _cursor(schedule.cursor):
             return [_dataset_tick(schedule.spec, version)]
     return []
 
 
+@operation("schedules.claim_tick", role="writer")
 def claim_tick(store: Store, schedule_id: int, tick: str, claimed_by: str) -> bool:
     """Claim ``tick`` for ``claimed_by``: True only for the one caller that should run it.
 
@@ -310,6 +339,7 @@ def claim_tick(store: Store, schedule_id: int, tick: str, claimed_by: str) -> bo
     return True
 
 
+@operation("schedules.finish_tick", role="writer")
 def finish_tick(
     store: Store,
     schedule_id: int,
@@ -408,6 +438,13 @@ def _tick_position(tick: str) -> int:
 
 def _cursor(text: str | None) -> int:
     return int(text) if text else 0
+
+
+@operation("schedules.dataset_version", role="reader")
+def latest_dataset_version(store: Store, name: str) -> int:
+    """The newest version number of dataset ``name`` (0 before its first version)."""
+    with store.read() as connection:
+        return _latest_dataset_version(connection, name)
 
 
 def _latest_dataset_version(connection: Any, name: str) -> int:

@@ -29,6 +29,7 @@ from typing import Any
 from blake3 import blake3
 from sqlalchemy import desc, select, update
 
+from ..ops import operation
 from ..store import Store
 from ..store.schema import pipeline_runs, runs
 from ..tracking import runs as _runs
@@ -69,7 +70,9 @@ def manifest(
     }
 
 
+@operation("pipelines.save_manifest", role="writer")
 def save_manifest(store: Store, run_id: str, data: Mapping[str, Any]) -> None:
+    """Keep what a finished pipeline run depended on, for the next run to compare."""
     with store.write() as connection:
         connection.execute(
             update(pipeline_runs)
@@ -78,30 +81,44 @@ def save_manifest(store: Store, run_id: str, data: Mapping[str, Any]) -> None:
         )
 
 
+@operation("pipelines.last_manifest", role="reader")
+def last_manifest(
+    store: Store, file: str, pipeline: str | None
+) -> tuple[str, dict[str, Any]] | None:
+    """The latest finished run of pipeline file ``file`` (and ``pipeline`` when given) and
+    its manifest; None without one, or when the file ran under several pipeline names and
+    none was given."""
+    query = (
+        select(pipeline_runs.c.run_id, pipeline_runs.c.manifest)
+        .join(runs, runs.c.id == pipeline_runs.c.run_id)
+        .where(pipeline_runs.c.file == file, runs.c.status == "FINISHED")
+        .order_by(desc(pipeline_runs.c.created_at))
+        .limit(1)
+    )
+    if pipeline:
+        query = query.where(pipeline_runs.c.pipeline == pipeline)
+    with store.read() as connection:
+        row = connection.execute(query).first()
+        names = connection.execute(
+            select(pipeline_runs.c.pipeline).where(pipeline_runs.c.file == file).distinct()
+        ).all()
+    if row is None or not row.manifest or (not pipeline and len(names) != 1):
+        return None
+    return row.run_id, json.loads(row.manifest)
+
+
 def reuse_if_unchanged(
     store: Store, target: str, params: Mapping[str, Any], *, executor: str
 ) -> PipelineRun | None:
     """A new run reusing the latest finished run of ``target`` when nothing changed."""
     file_text, _, name = target.partition(":")
     path = str(Path(file_text).resolve())
-    query = (
-        select(pipeline_runs.c.run_id, pipeline_runs.c.manifest)
-        .join(runs, runs.c.id == pipeline_runs.c.run_id)
-        .where(pipeline_runs.c.file == path, runs.c.status == "FINISHED")
-        .order_by(desc(pipeline_runs.c.created_at))
-        .limit(1)
-    )
-    if name:
-        query = query.where(pipeline_runs.c.pipeline == name)
-    with store.read() as connection:
-        row = connection.execute(query).first()
-        names = connection.execute(
-            select(pipeline_runs.c.pipeline).where(pipeline_runs.c.file == path).distinct()
-        ).all()
-    if row is None or not row.manifest or (not name and len(names) != 1):
-        return None  # without a name, a file run under several pipelines is ambiguous
-    recorded = json.loads(row.manifest)
+    found = last_manifest(store, path, name or None)
+    if found is None:
+        return None
+    run_id, recorded = found
     wanted = json.loads(json.dumps(dict(params), sort_keys=True, default=repr))
+    # The files are hashed here, where the code runs, not where the store is.
     if (
         recorded.get("always_runs", True)
         or recorded.get("params") != wanted
@@ -112,7 +129,7 @@ def reuse_if_unchanged(
         or stale_datasets(store, recorded.get("datasets", {}))
     ):
         return None
-    source = get_pipeline_run(store, row.run_id)
+    source = get_pipeline_run(store, run_id)
     if not all(store.blobs.exists(o.hash) for step in source.steps for o in step.outputs):
         return None
     return _record_reuse(store, source, recorded, executor=executor)
