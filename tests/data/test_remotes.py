@@ -19,8 +19,6 @@ from loopml.store import open_store
 
 from ..helpers import loopml_cli
 
-pytestmark = pytest.mark.remote_pending("dataset operations")
-
 
 def _dataset(root: Path, files: int = 30, size: int = 2048) -> Path:
     folder = root / "images"

@@ -19,8 +19,6 @@ from loopml.store import Store
 from ..helpers import free_port
 from .support import DEPLOYMENT
 
-pytestmark = pytest.mark.remote_pending("monitoring operations")
-
 BREACHES = [
     {"rule": "drift", "metric": "dataset_drift", "value": 1.0},
     {"rule": "f1 < 0.75", "metric": "f1", "value": 0.6123456},

@@ -30,8 +30,6 @@ from loopml.store import Store
 from ..helpers import free_port
 from .support import DEPLOYMENT, Production, customers, wait_until
 
-pytestmark = pytest.mark.remote_pending("monitoring operations")
-
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
 _MISSING = "(apt-get install --no-install-recommends prometheus; .ci/run installs it)"

@@ -30,8 +30,6 @@ from loopml.store.schema import monitor_policies
 
 from .support import DEPLOYMENT, MODEL, Production, write_pipeline
 
-pytestmark = pytest.mark.remote_pending("monitoring operations")
-
 
 def _holder(store: Store, alias: str) -> int | None:
     try:
@@ -225,10 +223,10 @@ def _last_scheduled(store: Store) -> int:
         return connection.execute(select(monitor_policies.c.last_scheduled)).scalar()
 
 
-def test_a_schedule_is_due_once_per_slot(production: Production) -> None:
+def test_a_schedule_is_due_once_per_slot(production: Production, db: Store) -> None:
     store = production.store
     policy = _policy(production, schedule="0 * * * *")  # hourly, on the hour
-    start = datetime.fromtimestamp(_last_scheduled(store) / 1000, tz=UTC)
+    start = datetime.fromtimestamp(_last_scheduled(db) / 1000, tz=UTC)
     slot = int(croniter(policy.schedule, start).get_next(datetime).timestamp() * 1000)
 
     assert due_schedules(store, now=slot - 1000) == []
@@ -271,22 +269,13 @@ def test_a_retrain_left_running_by_a_dead_process_stops_blocking(production: Pro
     import subprocess
     import sys
 
-    from sqlalchemy import update
-
-    from loopml.monitoring.loop import _start
-    from loopml.store.schema import monitor_retrains
+    from loopml.monitoring.loop import start_retrain
 
     store = production.store
     _policy(production)
-    stuck = _start(store, DEPLOYMENT, "manual")
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    with store.write() as connection:
-        connection.execute(
-            update(monitor_retrains)
-            .where(monitor_retrains.c.id == stuck)
-            .values(owner=f"{socket.gethostname()}:{gone}")
-        )
+    stuck = start_retrain(store, DEPLOYMENT, "manual", f"{socket.gethostname()}:{gone}")
     assert active_retrain(store, DEPLOYMENT) is None
     assert get_retrain(store, stuck).status == "failed"
     assert "ended" in get_retrain(store, stuck).detail

@@ -33,8 +33,6 @@ from .support import (
     fit_churn,
 )
 
-pytestmark = pytest.mark.remote_pending("monitoring operations")
-
 FIVE_MB = 5 * 1024 * 1024
 
 
@@ -155,19 +153,19 @@ def test_an_unknown_rule_is_refused_before_any_work(steady: Production) -> None:
     assert list_reports(steady.store) == []
 
 
-def test_the_reference_is_computed_once(steady: Production) -> None:
+def test_the_reference_is_computed_once(steady: Production, db: Store) -> None:
     store = steady.store
-    assert _references(store) == 0
+    assert _references(db) == 0
     first = monitor(store, DEPLOYMENT, window="1h", save=False)
-    assert _references(store) == 1
+    assert _references(db) == 1
     second = monitor(store, DEPLOYMENT, window="1h", save=False)
-    assert _references(store) == 1
+    assert _references(db) == 1
     # Read back from the cache, the reference gives the same figures.
     assert second.metrics == first.metrics
     assert second.data.to_dict() == first.data.to_dict()
 
 
-def test_a_named_reference_replaces_the_training_dataset(steady: Production) -> None:
+def test_a_named_reference_replaces_the_training_dataset(steady: Production, db: Store) -> None:
     store = steady.store
     loopml.data.add(DATASET, customers(3000, seed=5, drift=True), message="a drifted month")
     run = monitor(store, DEPLOYMENT, window="1h", reference=f"{DATASET}@2", save=False)
@@ -175,10 +173,10 @@ def test_a_named_reference_replaces_the_training_dataset(steady: Production) -> 
     # Undrifted traffic against a drifted reference: the reference really was replaced.
     assert run.data.dataset_drift
     assert {"monthly", "plan"} <= set(run.data.drifted)
-    assert _references(store) == 1
+    assert _references(db) == 1
     usual = monitor(store, DEPLOYMENT, window="1h", save=False)
     assert usual.reference == f"{DATASET}@1" and not usual.data.dataset_drift
-    assert _references(store) == 2
+    assert _references(db) == 2
 
 
 def test_a_model_trained_on_a_table_without_its_inputs_needs_a_reference(

@@ -25,8 +25,6 @@ from loopml.store import Store
 
 from .support import DEPLOYMENT, NO_ALIAS_PIPELINE, write_pipeline
 
-pytestmark = pytest.mark.remote_pending("monitoring operations")
-
 # --- rules ---------------------------------------------------------------------------
 
 

@@ -27,8 +27,6 @@ from loopml.store.schema import monitor_policies
 from ..helpers import free_port
 from .support import DEPLOYMENT, MODEL, Production, wait_until, write_pipeline
 
-pytestmark = pytest.mark.remote_pending("monitoring operations")
-
 QUIET = "quiet-prod"
 
 
@@ -65,13 +63,13 @@ def test_one_deployments_trouble_does_not_stop_the_others(drifted: Production) -
 
 
 def test_a_tick_retrains_on_a_due_schedule_then_settles_the_canary(
-    production: Production,
+    production: Production, db: Store
 ) -> None:
     store = production.store
     write_pipeline(production.root)
     set_policy(store, Policy(DEPLOYMENT, schedule="0 3 * * 0", pipeline="retrain.py"))
     eight_days_ago = now_ms() - 8 * 86_400_000  # it last acted before last Sunday 03:00
-    with store.write() as connection:
+    with db.write() as connection:
         connection.execute(update(monitor_policies).values(last_scheduled=eight_days_ago))
 
     lines = tick(store)

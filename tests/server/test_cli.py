@@ -69,13 +69,13 @@ def test_commands_work_through_the_server_as_the_tokens_user(
     assert "rita (reader) may not call experiments.create" in refused.stderr
 
 
-def test_a_command_the_server_does_not_serve_yet_says_so_in_one_line(
+def test_a_command_that_runs_where_the_store_is_says_so_in_one_line(
     served: Served, tmp_path: Path
 ) -> None:
     env = {"LOOPML_SERVER": served.url, "LOOPML_HOME": str(tmp_path / ".loopml")}
-    done = loopml_cli("deploy", "ls", cwd=tmp_path, env=env)
+    done = loopml_cli("artifacts", "verify", cwd=tmp_path, env=env)
     assert done.returncode == 2
-    assert "cannot run through a team server yet" in done.stderr
+    assert "runs where the artifact store is, not through the server" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 

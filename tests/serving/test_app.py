@@ -24,8 +24,6 @@ from .support import (
     sample_rows,
 )
 
-pytestmark = pytest.mark.remote_pending("deployment and prediction-log operations")
-
 INFER = f"/v2/models/{DEPLOYMENT}/infer"
 ROWS = sample_rows(3)
 ANSWERS = expected(ROWS)

@@ -17,8 +17,6 @@ from loopml.store import Store
 from ..helpers import loopml_cli
 from .support import FEATURES, MODEL, customers, expected, sample_rows
 
-pytestmark = pytest.mark.remote_pending("deployment and prediction-log operations")
-
 
 @pytest.fixture
 def champion(registered: Store) -> loopml.models.LoadedModel:

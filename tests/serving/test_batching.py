@@ -21,8 +21,6 @@ from loopml.store import Store
 
 from .support import FEATURES, expected, sample_rows, wait_for
 
-pytestmark = pytest.mark.remote_pending("deployment operations")
-
 
 class Picky:
     """Predicts the row sum, but refuses negative tenures: the request at fault."""

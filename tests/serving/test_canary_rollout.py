@@ -19,7 +19,7 @@ from loopml.store import Store
 
 from .support import DEPLOYMENT, FEATURES, MODEL, ROW, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.remote_pending("deployment operations")]
+pytestmark = pytest.mark.slow
 
 
 class Traffic:

@@ -34,8 +34,6 @@ from loopml.store import Store
 
 from .support import DEPLOYMENT
 
-pytestmark = pytest.mark.remote_pending("deployment operations")
-
 NAME = DEPLOYMENT
 THREADS = 8
 

@@ -36,8 +36,6 @@ from .support import (
     wait_for,
 )
 
-pytestmark = pytest.mark.remote_pending("prediction-log operations")
-
 INFER = f"/v2/models/{DEPLOYMENT}/infer"
 
 
@@ -91,7 +89,7 @@ def entry(request_id: str, rows: list[list[float]]) -> LogEntry:
 
 
 def test_every_answered_request_is_logged_exactly_once_with_what_was_asked_and_answered(
-    store: Store, open_client: ClientFactory
+    store: Store, open_client: ClientFactory, db: Store
 ) -> None:
     singles = sample_rows(20, seed=11)
     pairs = [sample_rows(2, seed=100 + i) for i in range(10)]
@@ -132,7 +130,7 @@ def test_every_answered_request_is_logged_exactly_once_with_what_was_asked_and_a
         assert record["label"] is None
     assert frame["time"].is_monotonic_increasing
     assert wal_files(store) == []
-    assert segment_rows(store) == [40]
+    assert segment_rows(db) == [40]
 
 
 @pytest.mark.parametrize(
@@ -210,7 +208,7 @@ def score(url: str, count: int) -> list[str]:
     return ids
 
 
-def test_sigterm_loses_no_prediction(store: Store, start_server: ServerFactory) -> None:
+def test_sigterm_loses_no_prediction(store: Store, start_server: ServerFactory, db: Store) -> None:
     server = start_server()
     ids = score(server.url, 300)
     assert stopped_cleanly(server.stop()), server.output()
@@ -219,7 +217,7 @@ def test_sigterm_loses_no_prediction(store: Store, start_server: ServerFactory) 
     assert len(frame) == 300
     assert sorted(frame["id"]) == sorted(ids)
     assert wal_files(store) == []
-    assert sum(segment_rows(store)) == 300
+    assert sum(segment_rows(db)) == 300
 
 
 def test_sigterm_under_load_logs_every_answered_request(
@@ -257,7 +255,7 @@ def test_sigterm_under_load_logs_every_answered_request(
 
 @pytest.mark.parametrize("recovery", ["recover", "restart"])
 def test_kill_9_loses_nothing_that_was_flushed(
-    store: Store, start_server: ServerFactory, recovery: str
+    store: Store, start_server: ServerFactory, recovery: str, db: Store
 ) -> None:
     server = start_server()
     ids = score(server.url, 200)
@@ -278,7 +276,7 @@ def test_kill_9_loses_nothing_that_was_flushed(
     frame = predictions(store, DEPLOYMENT)
     assert sorted(frame["id"]) == sorted(ids)
     assert wal_files(store) == []
-    assert segment_rows(store) == [200]
+    assert segment_rows(db) == [200]
 
 
 def test_a_torn_last_line_is_skipped(store: Store, deployment: str) -> None:
@@ -297,13 +295,15 @@ def test_a_torn_last_line_is_skipped(store: Store, deployment: str) -> None:
     assert wal_files(store) == []
 
 
-def test_an_empty_orphaned_file_is_removed_without_a_segment(store: Store, deployment: str) -> None:
+def test_an_empty_orphaned_file_is_removed_without_a_segment(
+    store: Store, deployment: str, db: Store
+) -> None:
     directory = wal_directory(store, deployment)
     directory.mkdir(parents=True)
     (directory / f"{dead_pid()}-{now_ms()}.jsonl").write_bytes(b'{"id": "cut')
     assert predlog.recover(store, deployment) == 0
     assert wal_files(store) == []
-    assert segment_rows(store) == []
+    assert segment_rows(db) == []
 
 
 # --- rolling ---------------------------------------------------------------------------
@@ -327,19 +327,20 @@ def test_the_log_rolls_into_segments(
     deployment: str,
     options: dict[str, float],
     steps: list[tuple[int, list[int], int]],
+    db: Store,
 ) -> None:
     log = PredictionLog(store, deployment, flush_interval=0.05, **options).start()
     try:
         for number, (size, segments, pending) in enumerate(steps):
             log.append(entry(f"batch-{number}", sample_rows(size, seed=number)))
             wait_for(
-                lambda s=segments, p=pending: (segment_rows(store), wal_records(store)) == (s, p),
+                lambda s=segments, p=pending: (segment_rows(db), wal_records(store)) == (s, p),
                 what=f"segments {segments} and {pending} rows pending after batch {number}",
             )
     finally:
         log.close()
     _, segments, pending = steps[-1]
-    assert segment_rows(store) == segments + ([pending] if pending else [])
+    assert segment_rows(db) == segments + ([pending] if pending else [])
     assert wal_files(store) == []
     total = sum(size for size, _, _ in steps)
     assert logged(store) == log.rows_written == total

@@ -17,8 +17,6 @@ import pytest
 from ..helpers import free_port
 from .support import FEATURES, ROW
 
-pytestmark = pytest.mark.remote_pending("deployment operations")
-
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
 needs_prometheus = pytest.mark.skipif(

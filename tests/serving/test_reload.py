@@ -31,8 +31,6 @@ from .support import (
     wait_for,
 )
 
-pytestmark = pytest.mark.remote_pending("deployment operations")
-
 INFER = f"/v2/models/{DEPLOYMENT}/infer"
 State = tuple[str, str]  # (variant, model version) that answered
 

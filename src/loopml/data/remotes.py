@@ -18,6 +18,7 @@ from typing import Any
 
 from ..artifacts import BlobStore, open_blob_store
 from ..errors import IntegrityFailure, InvalidInput, NotFound
+from ..ops import operation
 from ..store import Store
 from ..store.bulk import rows_by_keys
 from ..store.schema import blob_parts, blobs
@@ -77,18 +78,26 @@ def needed_blobs(store: Store, versions: list[DatasetVersion]) -> dict[str, int]
             wanted.add(version.profile_blob)
         if version.kind == "folder":
             wanted.update(entry.hash for entry in manifest(store, version))
-    with store.read() as connection:
-        ordered = sorted(wanted)
-        packs = dict(rows_by_keys(connection, blob_parts, "hash", ordered, ("hash", "pack")))
-        holders = {packs.get(digest, digest) for digest in wanted}
-        sizes = dict(rows_by_keys(connection, blobs, "hash", sorted(holders), ("hash", "size")))
-    missing = holders - sizes.keys()
+    holders = blob_holders(store, sorted(wanted))
+    missing = [digest for digest, size in holders.items() if size is None]
     if missing:
         raise IntegrityFailure(
             f"{len(missing)} blob(s) the versions need are not recorded in the store",
             hint="run 'loopml artifacts verify'",
         )
-    return sizes
+    return {digest: size for digest, size in holders.items() if size is not None}
+
+
+@operation("data.blob_holders", role="reader")
+def blob_holders(store: Store, hashes: list[str]) -> dict[str, int | None]:
+    """The blobs holding ``hashes`` (each blob itself, or the pack it was packed into),
+    with their sizes; None for one the store has no record of."""
+    with store.read() as connection:
+        ordered = sorted(set(hashes))
+        packs = dict(rows_by_keys(connection, blob_parts, "hash", ordered, ("hash", "pack")))
+        holders = sorted({packs.get(digest, digest) for digest in ordered})
+        sizes = dict(rows_by_keys(connection, blobs, "hash", holders, ("hash", "size")))
+    return {digest: sizes.get(digest) for digest in holders}
 
 
 def push(

@@ -13,12 +13,14 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import insert, select, update
 
 from ..clock import now_ms
+from ..errors import InvalidInput, NotFound
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
 from ..store.schema import monitor_alerts
 
@@ -57,6 +59,37 @@ def raise_alerts(
     """Record one alert per breach (audited), then POST them to ``webhook`` if given."""
     if not breaches:
         return []
+    alerts = record_alerts(
+        store,
+        deployment,
+        [{"rule": b["rule"], "value": b.get("value")} for b in breaches],
+        report_id=report_id,
+        delivery="none" if webhook is None else "pending",
+    )
+    if webhook is not None:  # posted from here, never from a team server
+        alerts = [_deliver(store, alert, webhook, timeout_s, attempts) for alert in alerts]
+    return alerts
+
+
+@operation("monitor.record_alerts", role="writer")
+def record_alerts(
+    store: Store,
+    deployment: str,
+    breaches: list[dict[str, Any]],
+    *,
+    report_id: int | None = None,
+    delivery: Literal["none", "pending"] = "none",
+) -> list[Alert]:
+    """Record one alert per breach (``{"rule": ..., "value": ...}``), audited."""
+    for breach in breaches:
+        value = breach.get("value")
+        if not isinstance(breach.get("rule"), str) or not (
+            value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+        ):
+            raise InvalidInput(
+                f"invalid breach {breach!r}",
+                hint='each breach is {"rule": TEXT, "value": NUMBER or null}',
+            )
     now = now_ms()
     ids = []
     with store.write() as connection:
@@ -71,7 +104,7 @@ def raise_alerts(
                     rule=breach["rule"],
                     value=None if value is None else float(value),
                     message=message,
-                    delivery="none" if webhook is None else "pending",
+                    delivery=delivery,
                     attempts=0,
                 )
             ).inserted_primary_key[0]
@@ -85,10 +118,7 @@ def raise_alerts(
                 after={"alert": int(alert_id), "rule": breach["rule"], "value": value,
                        "report": report_id},
             )  # fmt: skip
-    alerts = get_alerts(store, ids)
-    if webhook is not None:
-        alerts = [_deliver(store, alert, webhook, timeout_s, attempts) for alert in alerts]
-    return alerts
+    return get_alerts(store, ids)
 
 
 def _deliver(store: Store, alert: Alert, url: str, timeout_s: float, attempts: int) -> Alert:
@@ -114,18 +144,35 @@ def _deliver(store: Store, alert: Alert, url: str, timeout_s: float, attempts: i
         if tried < attempts:
             time.sleep(pause)
             pause *= 2
+    return set_delivery(
+        store, alert.id, "failed" if error else "delivered", attempts=tried, error=error
+    )
+
+
+@operation("monitor.set_delivery", role="writer")
+def set_delivery(
+    store: Store,
+    alert_id: int,
+    delivery: Literal["delivered", "failed"],
+    *,
+    attempts: int,
+    error: str | None = None,
+) -> Alert:
+    """Record how posting alert ``alert_id`` to the policy's webhook went."""
     with store.write() as connection:
-        connection.execute(
+        updated = connection.execute(
             update(monitor_alerts)
-            .where(monitor_alerts.c.id == alert.id)
-            .values(
-                delivery="failed" if error else "delivered", attempts=tried, delivery_error=error
-            )
-        )
-    return get_alerts(store, [alert.id])[0]
+            .where(monitor_alerts.c.id == alert_id)
+            .values(delivery=delivery, attempts=attempts, delivery_error=error)
+        ).rowcount
+    if not updated:
+        raise NotFound(f"no alert #{alert_id}", hint="list alerts: loopml monitor alerts")
+    return get_alerts(store, [alert_id])[0]
 
 
+@operation("monitor.get_alerts", role="reader")
 def get_alerts(store: Store, ids: list[int]) -> list[Alert]:
+    """Alerts ``ids``, oldest first."""
     with store.read() as connection:
         rows = connection.execute(
             select(monitor_alerts).where(monitor_alerts.c.id.in_(ids)).order_by(monitor_alerts.c.id)
@@ -133,6 +180,7 @@ def get_alerts(store: Store, ids: list[int]) -> list[Alert]:
     return [Alert(**row._mapping) for row in rows]
 
 
+@operation("monitor.alerts", role="reader")
 def list_alerts(store: Store, deployment: str | None = None, limit: int = 50) -> list[Alert]:
     """The newest alerts first (of one deployment, or all)."""
     query = select(monitor_alerts).order_by(monitor_alerts.c.id.desc()).limit(limit)

@@ -17,15 +17,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from ..store import Store
-from ..store.schema import monitor_alerts, monitor_retrains
-from .records import latest_reports
+from .records import latest_reports, monitor_counts
 
 
 class MonitorCollector(Collector):
@@ -74,23 +71,17 @@ class MonitorCollector(Collector):
             for key, value in sorted(report.metrics.items()):
                 if value is not None:
                     metric.add_metric([name, key], float(value))
-        for name, count in self._counts(monitor_alerts.c.deployment, None):
-            alerts.add_metric([name], count)
-        for name, status, count in self._counts(
-            monitor_retrains.c.deployment, monitor_retrains.c.status
-        ):
-            retrains.add_metric([name, status], count)
+        alert_counts, retrain_counts = monitor_counts(self.store)
+        for name, count in sorted(alert_counts.items()):
+            if self._wanted(name):
+                alerts.add_metric([name], count)
+        for name, status, count in retrain_counts:
+            if self._wanted(name):
+                retrains.add_metric([name, status], count)
         return [drift, share, feature, metric, rows, stamp, alerts, retrains]
 
     def _wanted(self, deployment: str) -> bool:
         return self.deployments is None or deployment in self.deployments
-
-    def _counts(self, deployment: Any, by: Any) -> list[tuple[Any, ...]]:
-        columns = [deployment] if by is None else [deployment, by]
-        query = select(*columns, func.count()).group_by(*columns)
-        with self.store.read() as connection:
-            rows = connection.execute(query).all()
-        return [tuple(row) for row in rows if self._wanted(row[0])]
 
 
 def _gauge(name: str, documentation: str, labels: tuple[str, ...] = ()) -> GaugeMetricFamily:

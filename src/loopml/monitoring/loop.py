@@ -23,13 +23,14 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import insert, select, update
 
 from ..clock import now_ms
 from ..errors import Conflict, InvalidInput, LoopmlError, NotFound
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
 from ..store.schema import model_aliases, model_promotions, model_versions, monitor_policies
 from ..store.schema import monitor_retrains as retrains
@@ -86,7 +87,7 @@ def retrain(
             + (f" (in {active.owner})" if active.status == "running" and active.owner else ""),
             hint=f"wait for it to end, or abandon it: loopml monitor retrain {deployment} --force",
         )
-    retrain_id = _start(store, deployment, trigger)
+    retrain_id = start_retrain(store, deployment, trigger, _owner())
     try:
         pipeline_run = _run_pipeline(store, policy, progress)
     except LoopmlError as error:  # a failed step names its run: to trace it, or resume it
@@ -95,15 +96,15 @@ def retrain(
     except BaseException as error:  # Ctrl-C or a bug: a retrain left "running" blocks all
         _finish(store, retrain_id, "failed", detail=f"interrupted: {error!r}")
         raise
-    _set(store, retrain_id, pipeline_run=pipeline_run)
-    candidate = _candidate(store, pipeline_run)
+    update_retrain(store, retrain_id, pipeline_run=pipeline_run)
+    candidate = pipeline_candidate(store, pipeline_run)
     if candidate is None:
         return _finish(
             store, retrain_id, "rejected", detail="the pipeline run registered no model version"
         )
     name, version = candidate
-    _set(store, retrain_id, candidate=f"{name}/{version}")
-    refused = _refusal(store, name, version, policy.alias)
+    update_retrain(store, retrain_id, candidate=f"{name}/{version}")
+    refused = promotion_refusal(store, name, version, policy.alias)
     if refused is not None:
         return _finish(store, retrain_id, "rejected", detail=refused)
     return _start_canary(store, retrain_id, policy, name, version)
@@ -149,6 +150,7 @@ def settle(store: Store, deployment: str | None = None) -> list[Retrain]:
     return settled
 
 
+@operation("monitor.take_schedules", role="writer")
 def due_schedules(store: Store, now: int | None = None) -> list[Policy]:
     """Policies whose cron schedule has a slot since it last acted; marks the slot taken."""
     from datetime import UTC, datetime
@@ -220,6 +222,7 @@ def _abandon(store: Store, active: Retrain) -> None:
     _finish(store, active.id, "failed", detail=f"abandoned by {store.actor}")
 
 
+@operation("monitor.retrains", role="reader")
 def list_retrains(
     store: Store,
     deployment: str | None = None,
@@ -237,7 +240,9 @@ def list_retrains(
         return [Retrain(**row._mapping) for row in connection.execute(query).all()]
 
 
+@operation("monitor.get_retrain", role="reader")
 def get_retrain(store: Store, retrain_id: int) -> Retrain:
+    """Retrain ``retrain_id``."""
     with store.read() as connection:
         row = connection.execute(select(retrains).where(retrains.c.id == retrain_id)).first()
     if row is None:
@@ -263,7 +268,9 @@ def _run_pipeline(store: Store, policy: Policy, progress: bool) -> str:
     return result.id
 
 
-def _candidate(store: Store, pipeline_run: str) -> tuple[str, int] | None:
+@operation("monitor.candidate", role="reader")
+def pipeline_candidate(store: Store, pipeline_run: str) -> tuple[str, int] | None:
+    """The model version pipeline run ``pipeline_run`` registered last, if any."""
     with store.read() as connection:
         row = connection.execute(
             select(model_versions.c.name, model_versions.c.version)
@@ -274,7 +281,8 @@ def _candidate(store: Store, pipeline_run: str) -> tuple[str, int] | None:
     return (row.name, int(row.version)) if row else None
 
 
-def _refusal(store: Store, name: str, version: int, alias: str) -> str | None:
+@operation("monitor.refusal", role="reader")
+def promotion_refusal(store: Store, name: str, version: int, alias: str) -> str | None:
     """Why ``name/version`` does not hold ``alias`` (None when it does)."""
     with store.read() as connection:
         holder = connection.execute(
@@ -325,7 +333,7 @@ def _start_canary(
         )
     except LoopmlError as error:
         return _finish(store, retrain_id, "failed", detail=error.message)
-    return _set(
+    return update_retrain(
         store,
         retrain_id,
         status="canary",
@@ -334,7 +342,9 @@ def _start_canary(
     )
 
 
-def _start(store: Store, deployment: str, trigger: str) -> int:
+@operation("monitor.start_retrain", role="writer")
+def start_retrain(store: Store, deployment: str, trigger: str, owner: str) -> int:
+    """Record a retrain of ``deployment`` that ``owner`` (host:pid) runs; returns its id."""
     with store.write() as connection:
         retrain_id = int(
             connection.execute(
@@ -343,7 +353,7 @@ def _start(store: Store, deployment: str, trigger: str) -> int:
                     trigger=trigger,
                     status="running",
                     started_at=now_ms(),
-                    owner=_owner(),
+                    owner=owner,
                 )
             ).inserted_primary_key[0]
         )
@@ -358,9 +368,34 @@ def _start(store: Store, deployment: str, trigger: str) -> int:
     return retrain_id
 
 
-def _set(store: Store, retrain_id: int, *, action: str | None = None, **values: Any) -> Retrain:
+@operation("monitor.update_retrain", role="writer")
+def update_retrain(
+    store: Store,
+    retrain_id: int,
+    *,
+    status: Literal["running", "canary", "promoted", "rejected", "failed"] | None = None,
+    detail: str | None = None,
+    finished_at: int | None = None,
+    pipeline_run: str | None = None,
+    candidate: str | None = None,
+    action: str | None = None,
+) -> Retrain:
+    """Set fields of retrain ``retrain_id``; with ``action``, audited as that step."""
+    values = {
+        key: value
+        for key, value in {
+            "status": status,
+            "detail": detail,
+            "finished_at": finished_at,
+            "pipeline_run": pipeline_run,
+            "candidate": candidate,
+        }.items()
+        if value is not None
+    }
+    get_retrain(store, retrain_id)  # NotFound names it
     with store.write() as connection:
-        connection.execute(update(retrains).where(retrains.c.id == retrain_id).values(**values))
+        if values:
+            connection.execute(update(retrains).where(retrains.c.id == retrain_id).values(**values))
         if action is not None:
             audit.record(
                 connection,
@@ -374,7 +409,7 @@ def _set(store: Store, retrain_id: int, *, action: str | None = None, **values: 
 
 
 def _finish(store: Store, retrain_id: int, status: str, *, detail: str, **values: Any) -> Retrain:
-    return _set(
+    return update_retrain(
         store,
         retrain_id,
         status=status,

@@ -29,6 +29,7 @@ from sqlalchemy import delete, insert, select, update
 from ..clock import now_ms
 from ..errors import InvalidInput, NotFound
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
 from ..store.schema import monitor_policies
 
@@ -135,6 +136,14 @@ class Policy:
 
 def check_policy(policy: Policy) -> Policy:
     """Every field checked, so a bad policy is refused when set, not at 3 a.m."""
+    check_fields(policy)
+    if policy.pipeline is not None:
+        _check_pipeline(policy)
+    return policy
+
+
+def check_fields(policy: Policy) -> Policy:
+    """Every field but the pipeline's code (that is imported where it will run)."""
     from ..registry.refs import check_alias
     from ..serving.predictions import parse_duration_ms
 
@@ -168,9 +177,7 @@ def check_policy(policy: Policy) -> Policy:
             f"the webhook {policy.webhook!r} is not an http(s) URL",
             hint="e.g. --webhook https://hooks.example.com/loopml",
         )
-    if policy.pipeline is not None:
-        _check_pipeline(policy)
-    elif policy.schedule is not None:
+    if policy.pipeline is None and policy.schedule is not None:
         raise InvalidInput("a schedule retrains, so it needs --pipeline FILE")
     return policy
 
@@ -204,6 +211,16 @@ def set_policy(store: Store, policy: Policy) -> Policy:
         file, colon, name = policy.pipeline.partition(":")
         policy = Policy(**{**asdict(policy), "pipeline": str(Path(file).resolve()) + colon + name})
     check_policy(policy)
+    return save_policy(store, policy)
+
+
+@operation("monitor.save_policy", role="writer")
+def save_policy(store: Store, policy: Policy) -> Policy:
+    """Store ``policy`` as its deployment's policy, replacing the one before (audited)."""
+    from ..serving import deployments
+
+    deployments.get(store, policy.deployment)
+    check_fields(policy)
     spec = json.dumps(policy.to_dict(), sort_keys=True)
     now = now_ms()
     with store.write() as connection:
@@ -251,7 +268,9 @@ def get_policy(store: Store, deployment: str) -> Policy:
     return found
 
 
+@operation("monitor.find_policy", role="reader")
 def find_policy(store: Store, deployment: str) -> Policy | None:
+    """Deployment ``deployment``'s policy, or None."""
     with store.read() as connection:
         spec = connection.execute(
             select(monitor_policies.c.spec).where(monitor_policies.c.deployment == deployment)
@@ -259,7 +278,9 @@ def find_policy(store: Store, deployment: str) -> Policy | None:
     return _from_json(spec) if spec else None
 
 
+@operation("monitor.policies", role="reader")
 def list_policies(store: Store) -> list[Policy]:
+    """Every policy, by deployment."""
     with store.read() as connection:
         specs = connection.execute(
             select(monitor_policies.c.spec).order_by(monitor_policies.c.deployment)
@@ -267,7 +288,9 @@ def list_policies(store: Store) -> list[Policy]:
         return [_from_json(spec) for spec in specs]
 
 
+@operation("monitor.delete_policy", role="writer")
 def delete_policy(store: Store, deployment: str) -> None:
+    """Remove deployment ``deployment``'s policy (audited)."""
     policy = get_policy(store, deployment)
     with store.write() as connection:
         connection.execute(

@@ -22,6 +22,7 @@ from sqlalchemy import insert, select
 
 from ..clock import now_ms
 from ..errors import InvalidInput, NotFound
+from ..ops import operation
 from ..store import Store
 from ..store.schema import model_evaluations, monitor_references
 from ..tracking.artifacts import insert_blobs
@@ -96,12 +97,10 @@ def reference_for(
             hint="log the model with an input_example",
         )
     dataset = dataset or _training_dataset(store, version, columns)
-    target = target if target is not None else _evaluated_target(store, version)
+    if target is None:
+        target = evaluated_target(store, version.name, version.version)
     key = _key(name, dataset, target, max_rows)
-    with store.read() as connection:
-        blob = connection.execute(
-            select(monitor_references.c.blob).where(monitor_references.c.key == key)
-        ).scalar()
+    blob = reference_blob(store, key)
     if blob is not None:
         return _read(store, blob, name, dataset, columns, target)
     reference = _compute(store, loaded, name, dataset, columns, target, max_rows)
@@ -130,16 +129,24 @@ def _training_dataset(store: Store, version: Any, columns: list[str]) -> str:
     )
 
 
-def _evaluated_target(store: Store, version: Any) -> str | None:
+@operation("monitor.evaluated_target", role="reader")
+def evaluated_target(store: Store, name: str, version: int) -> str | None:
+    """The target column model version ``name/version``'s newest evaluation names."""
     with store.read() as connection:
         return connection.execute(
             select(model_evaluations.c.target)
-            .where(
-                model_evaluations.c.name == version.name,
-                model_evaluations.c.version == version.version,
-            )
+            .where(model_evaluations.c.name == name, model_evaluations.c.version == version)
             .order_by(model_evaluations.c.created_at.desc())
             .limit(1)
+        ).scalar()
+
+
+@operation("monitor.reference_blob", role="reader")
+def reference_blob(store: Store, key: str) -> str | None:
+    """The blob of the reference computed under ``key``, if one was kept."""
+    with store.read() as connection:
+        return connection.execute(
+            select(monitor_references.c.blob).where(monitor_references.c.key == key)
         ).scalar()
 
 
@@ -214,19 +221,25 @@ def _save(store: Store, key: str, reference: Reference) -> None:
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     info = store.blobs.put_bytes(buffer.getvalue())
+    record_reference(
+        store, key, model=reference.model, dataset=reference.dataset, blob=info.hash, size=info.size
+    )
+
+
+@operation("monitor.record_reference", role="writer")
+def record_reference(
+    store: Store, key: str, *, model: str, dataset: str, blob: str, size: int
+) -> None:
+    """Keep stored blob ``blob`` as the reference computed under ``key``."""
     with store.write() as connection:
-        insert_blobs(connection, {info.hash: info.size}, now_ms())
+        insert_blobs(connection, {blob: size}, now_ms())
         exists = connection.execute(
             select(monitor_references.c.key).where(monitor_references.c.key == key)
         ).scalar()
         if exists is None:  # two monitors computed it at once: either copy will do
             connection.execute(
                 insert(monitor_references).values(
-                    key=key,
-                    model=reference.model,
-                    dataset=reference.dataset,
-                    blob=info.hash,
-                    created_at=now_ms(),
+                    key=key, model=model, dataset=dataset, blob=blob, created_at=now_ms()
                 )
             )
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from ..clock import now_ms
 from ..errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from ..governance import audit
+from ..ops import operation
 from ..registry.refs import ModelRef, parse_model_ref
 from ..store import Store
 from ..store.schema import deployment_revisions, deployments, model_aliases
@@ -90,6 +91,7 @@ def check_deployment_name(name: object) -> str:
     return name
 
 
+@operation("deployments.create", role="writer")
 def create(store: Store, name: str, model: str, *, reason: str | None = None) -> Deployment:
     """A new deployment sending all traffic to ``model`` (``churn@champion``)."""
     check_deployment_name(name)
@@ -130,9 +132,30 @@ def ensure(store: Store, name: str, model: str) -> Deployment:
             return get(store, name)
 
 
+@operation("deployments.get", role="reader")
 def get(store: Store, name: str) -> Deployment:
+    """Deployment ``name``: its spec and revision."""
     with store.read() as connection:
         return read(connection, name)
+
+
+@operation("deployments.snapshot", role="reader")
+def snapshot(
+    store: Store, name: str
+) -> tuple[int, DeploymentSpec, dict[str, tuple[str, int, str]]]:
+    """What a scoring server needs to serve deployment ``name``, as of one moment: its
+    revision, its spec, and for each variant's model the name, version and manifest hash."""
+    from ..registry.cache import manifest_hash_in
+
+    with store.read() as connection:
+        deployment = read(connection, name)
+        resolved = {}
+        for variant in deployment.spec.variants:
+            ref = parse_model_ref(variant.model)
+            assert isinstance(ref, ModelRef)
+            digest, uri = manifest_hash_in(connection, ref)
+            resolved[variant.model] = (ref.name, int(uri.rsplit("/", 1)[1]), digest)
+    return deployment.revision, deployment.spec, resolved
 
 
 def read(connection: Connection, name: str) -> Deployment:
@@ -146,6 +169,7 @@ def read(connection: Connection, name: str) -> Deployment:
     return _to_deployment(row)
 
 
+@operation("deployments.revision", role="reader")
 def current_revision(store: Store, name: str) -> int | None:
     """The deployment's revision number, cheaply, for servers polling for changes."""
     with store.read() as connection:
@@ -154,13 +178,17 @@ def current_revision(store: Store, name: str) -> int | None:
         ).scalar()
 
 
+@operation("deployments.list", role="reader")
 def list_deployments(store: Store) -> list[Deployment]:
+    """Every deployment, by name."""
     with store.read() as connection:
         rows = connection.execute(select(deployments).order_by(deployments.c.name)).all()
     return [_to_deployment(row) for row in rows]
 
 
+@operation("deployments.history", role="reader")
 def history(store: Store, name: str) -> list[Revision]:
+    """Every revision of deployment ``name``, oldest first."""
     with store.read() as connection:
         if _row(connection, name) is None:
             raise NotFound(f"deployment '{name}' does not exist", hint="loopml deploy ls")
@@ -183,6 +211,7 @@ def history(store: Store, name: str) -> list[Revision]:
     ]
 
 
+@operation("deployments.split", role="writer")
 def split(
     store: Store,
     name: str,
@@ -199,6 +228,7 @@ def split(
     return _change(store, name, "split", lambda s: specs.with_split(s, variants, sticky), reason)
 
 
+@operation("deployments.shadow", role="writer")
 def shadow(
     store: Store,
     name: str,
@@ -217,6 +247,7 @@ def shadow(
     )
 
 
+@operation("deployments.canary", role="writer")
 def canary(
     store: Store,
     name: str,
@@ -246,7 +277,10 @@ def canary(
     )
 
 
+@operation("deployments.abort_canary", role="writer")
 def abort_canary(store: Store, name: str, *, reason: str | None = None) -> Deployment:
+    """Stop deployment ``name``'s running canary; the stable variant takes all traffic."""
+
     def change(spec: DeploymentSpec) -> DeploymentSpec:
         if spec.canary is None or spec.canary.status != "running":
             raise Conflict(f"deployment '{name}' has no running canary")
@@ -255,6 +289,7 @@ def abort_canary(store: Store, name: str, *, reason: str | None = None) -> Deplo
     return _change(store, name, "canary-abort", change, reason)
 
 
+@operation("deployments.advance_canary", role="writer")
 def advance_canary(
     store: Store, name: str, revision: int, verdict: str, reason: str
 ) -> Deployment | None:
@@ -285,6 +320,7 @@ def advance_canary(
         return None
 
 
+@operation("deployments.switch", role="writer")
 def switch(
     store: Store, name: str, model: str | None = None, *, reason: str | None = None
 ) -> Deployment:
@@ -292,6 +328,7 @@ def switch(
     return _change(store, name, "switch", lambda s: specs.switched(s, model), reason)
 
 
+@operation("deployments.rollback", role="writer")
 def rollback(store: Store, name: str, *, reason: str | None = None) -> Deployment:
     """Reinstate the spec from before the newest change that is not undone yet."""
     check_deployment_name(name)

@@ -14,6 +14,7 @@ import orjson
 from ..clock import now_ms
 from ..errors import InvalidInput, NotFound
 from ..governance import audit
+from ..ops import operation
 from ..store import Store
 from ..store.schema import prediction_feedback
 from ..store.upsert import conflict_insert
@@ -68,6 +69,22 @@ def record_feedback(store: Store, deployment: str, payload: Any) -> dict[str, An
             hint="use the id the server returned (X-Prediction-Id header, or the OIP 'id')",
             unknown=unknown[:100],
         )
+    stored = store_labels(store, deployment, dict(pairs), {i: times[i] for i in dict(pairs)})
+    return {"deployment": deployment, "stored": stored}
+
+
+@operation("predictions.store_labels", role="writer")
+def store_labels(
+    store: Store, deployment: str, labels: dict[str, Any], times: dict[str, int]
+) -> int:
+    """Store ``labels`` (prediction id -> label) of ``deployment``'s predictions, logged at
+    ``times``; a label sent again replaces the earlier one. Returns how many were stored."""
+    missing = sorted(set(labels) - set(times))
+    if missing:
+        raise InvalidInput(
+            f"no logged time for prediction ids {missing[:5]}",
+            hint="give times with the ids as find_times() returns them",
+        )
     now = now_ms()
     rows = [
         {
@@ -78,8 +95,10 @@ def record_feedback(store: Store, deployment: str, payload: Any) -> dict[str, An
             "time": now,
             "actor": store.actor,
         }
-        for prediction_id, label in dict(pairs).items()
+        for prediction_id, label in labels.items()
     ]
+    if not rows:
+        return 0
     with store.write() as connection:
         statement = conflict_insert(connection, prediction_feedback)
         statement = statement.on_conflict_do_update(
@@ -95,4 +114,4 @@ def record_feedback(store: Store, deployment: str, payload: Any) -> dict[str, An
             object_id=deployment,
             after={"labels": len(rows)},
         )
-    return {"deployment": deployment, "stored": len(rows)}
+    return len(rows)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from ..clock import now_ms
 from ..errors import InvalidInput
+from ..ops import operation
 from ..store import Store
 from ..store.schema import prediction_feedback, prediction_segments
 from .predlog import (
@@ -89,15 +90,7 @@ def read_table(
             table = wal_table(path)
             if table is not None:
                 pending[path.name] = table
-    with store.read() as connection:
-        query = select(prediction_segments.c.blob).where(
-            prediction_segments.c.deployment == deployment
-        )
-        if since is not None:
-            query = query.where(prediction_segments.c.end_time >= since)
-        if until is not None:
-            query = query.where(prediction_segments.c.start_time <= until)
-        blobs = list(connection.execute(query.order_by(prediction_segments.c.start_time)).scalars())
+    blobs = segment_blobs(store, deployment, since, until)
     tables = []
     for digest in blobs:
         with store.blobs.open(digest) as handle:
@@ -120,6 +113,26 @@ def read_table(
     if mask is not None:
         table = table.filter(mask)
     return table.sort_by([("time", "ascending"), ("id", "ascending")])
+
+
+@operation("predictions.segments", role="reader")
+def segment_blobs(
+    store: Store, deployment: str, since: int | None = None, until: int | None = None
+) -> list[str]:
+    """The blobs of ``deployment``'s log segments that overlap ``[since, until]``, oldest
+    first (rows not rolled into a segment yet are in the serving process's files)."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidInput(f"{name} must be a time in milliseconds, not {value!r}")
+    with store.read() as connection:
+        query = select(prediction_segments.c.blob).where(
+            prediction_segments.c.deployment == deployment
+        )
+        if since is not None:
+            query = query.where(prediction_segments.c.end_time >= since)
+        if until is not None:
+            query = query.where(prediction_segments.c.start_time <= until)
+        return list(connection.execute(query.order_by(prediction_segments.c.start_time)).scalars())
 
 
 def predictions(
@@ -166,6 +179,7 @@ def predictions(
     return frame
 
 
+@operation("predictions.labels", role="reader")
 def feedback_labels(store: Store, deployment: str, ids: list[str]) -> dict[str, Any]:
     """The labels sent as feedback for ``ids`` (those that have one)."""
     found: dict[str, Any] = {}

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from ..clock import now_ms
+from ..ops import operation
 from ..processes import pid_alive
 from ..store import Store
 
@@ -181,9 +182,6 @@ def roll_file(store: Store, deployment: str, path: Path) -> int:
     import tempfile
 
     import pyarrow.parquet as pq
-    from sqlalchemy import insert
-
-    from ..store.schema import prediction_segments
 
     table = wal_table(path)
     if table is None:
@@ -197,22 +195,48 @@ def roll_file(store: Store, deployment: str, path: Path) -> int:
         table = table.replace_schema_metadata({SOURCE_KEY: path.name})
         pq.write_table(table, target, compression="zstd")
         info = store.blobs.put_file(target)
+    record_segment(
+        store,
+        deployment,
+        info.hash,
+        size=info.size,
+        start_time=min(times),
+        end_time=max(times),
+        rows=table.num_rows,
+    )
+    path.unlink(missing_ok=True)
+    return table.num_rows
+
+
+@operation("predictions.record_segment", role="writer")
+def record_segment(
+    store: Store,
+    deployment: str,
+    blob: str,
+    *,
+    size: int,
+    start_time: int,
+    end_time: int,
+    rows: int,
+) -> None:
+    """Record stored blob ``blob`` as a segment of ``deployment``'s prediction log."""
+    from sqlalchemy import insert
+
+    from ..store.schema import prediction_segments
     from ..tracking.artifacts import insert_blobs
 
     with store.write() as connection:
-        insert_blobs(connection, {info.hash: info.size}, now_ms())
+        insert_blobs(connection, {blob: size}, now_ms())
         connection.execute(
             insert(prediction_segments).values(
                 deployment=deployment,
-                start_time=min(times),
-                end_time=max(times),
-                rows=table.num_rows,
-                blob=info.hash,
+                start_time=start_time,
+                end_time=end_time,
+                rows=rows,
+                blob=blob,
                 created_at=now_ms(),
             )
         )
-    path.unlink(missing_ok=True)
-    return table.num_rows
 
 
 def read_wal(path: Path) -> list[dict[str, Any]]:

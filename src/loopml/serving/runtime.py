@@ -23,7 +23,6 @@ from typing import Any
 
 from ..errors import InvalidInput, NotFound
 from ..models.loaded import LoadedModel, load_folder
-from ..registry.refs import ModelRef, parse_model_ref
 from .scoring import Scorer
 from .spec import Canary, DeploymentSpec, Variant
 
@@ -124,19 +123,9 @@ class StoreSource(Source):
         self.name = deployment
 
     def snapshot(self) -> tuple[int, DeploymentSpec, dict[str, tuple[str, int, str]]]:
-        from ..registry.cache import manifest_hash_in
-        from .deployments import read
+        from .deployments import snapshot
 
-        # One snapshot: the spec and every alias it names, as of the same moment.
-        with self.store.read() as connection:
-            deployment = read(connection, self.name)
-            resolved = {}
-            for variant in deployment.spec.variants:
-                ref = parse_model_ref(variant.model)
-                assert isinstance(ref, ModelRef)
-                digest, uri = manifest_hash_in(connection, ref)
-                resolved[variant.model] = (ref.name, int(uri.rsplit("/", 1)[1]), digest)
-        return deployment.revision, deployment.spec, resolved
+        return snapshot(self.store, self.name)
 
     def folder(self, digest: str) -> Path:
         from ..registry.cache import materialize
