@@ -197,6 +197,7 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("mode")  # remotely, a child gets its own connections and buffer
 def test_forked_workers_log_into_the_parents_run_without_losing_or_doubling(
     project: Path,
 ) -> None:
@@ -220,6 +221,7 @@ def test_forked_workers_log_into_the_parents_run_without_losing_or_doubling(
         store.close()
 
 
+@pytest.mark.usefixtures("mode")
 def test_a_forked_child_killed_by_sigterm_has_written_what_it_logged(project: Path) -> None:
     code = """
 import os, signal, time, loopml
@@ -245,6 +247,7 @@ run.end()
     assert _history(run_id, "child") == list(range(50))
 
 
+@pytest.mark.usefixtures("mode")
 def test_a_forked_child_that_exits_does_not_end_the_parents_run(project: Path) -> None:
     code = """
 import os, sys, time, loopml

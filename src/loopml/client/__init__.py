@@ -8,7 +8,9 @@ request per batch of up to a thousand values, not one per value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, NoReturn
@@ -16,25 +18,24 @@ from typing import Any, NoReturn
 from ..config import Config
 from ..errors import NotSupportedRemotely
 from ..ops import Operation
+from ..store.hooks import StoreHooks
 from .blobs import HttpBlobStore
 from .transport import API_PREFIX, ServerClient
 
 __all__ = ["RemoteStore", "open_remote"]
 
 
-class RemoteStore:
+class RemoteStore(StoreHooks):
     """A store that is a team server: service functions called with it run on the server."""
 
     def __init__(self, config: Config) -> None:
         if not config.server_url:
             raise ValueError("a remote store needs config.server_url")
+        super().__init__()
         self.config = config
         self.url = config.server_url
         self.client = ServerClient(config.server_url, config.token, user=config.user)
-        #: Per-process state owned by domain packages (the metric buffer lives here).
-        self.state: dict[str, Any] = {}
-        self._close_hooks: list[Callable[[], None]] = []
-        self._read_hooks: list[Callable[[], None]] = []
+        _open_remotes.add(self)
 
     def __repr__(self) -> str:
         return f"RemoteStore(server={self.url!r})"
@@ -51,21 +52,13 @@ class RemoteStore:
     def call_operation(self, op: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run ``op`` on the server; a read sends this process's buffered metrics first."""
         if op.role == "reader":
-            for hook in self._read_hooks:
-                hook()
+            self._run_read_hooks()
         return self.client.call(op, args, kwargs)
 
-    def before_read(self, hook: Callable[[], None]) -> None:
-        self._read_hooks.append(hook)
-
-    def on_close(self, hook: Callable[[], None]) -> None:
-        self._close_hooks.append(hook)
-
     def close(self) -> None:
-        hooks, self._close_hooks = self._close_hooks, []
-        for hook in reversed(hooks):
-            hook()
+        self._run_close_hooks()
         self.client.close()
+        _open_remotes.discard(self)
 
     @contextmanager
     def read(self) -> Iterator[NoReturn]:
@@ -87,6 +80,22 @@ def _direct_access() -> NotSupportedRemotely:
         "database directly and cannot run through a team server yet",
         hint="unset LOOPML_SERVER to run it on a local store",
     )
+
+
+_open_remotes: weakref.WeakSet[RemoteStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A forked child must not share its parent's sockets or send its parent's buffers.
+    for store in list(_open_remotes):
+        store._forget_hooks()
+        store.client = ServerClient(
+            store.config.server_url, store.config.token, user=store.config.user
+        )
+        store.__dict__.pop("blobs", None)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def open_remote(config: Config) -> RemoteStore:

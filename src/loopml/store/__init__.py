@@ -10,16 +10,17 @@ import copy
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine
 
 from ..config import Config, resolve
 from ..errors import ProjectNotFound, StoreReadOnly
 from .engine import create_store_engine, describe_url, sqlite_path, translate_errors
+from .hooks import StoreHooks
 from .migrate import ensure_schema
 
 if TYPE_CHECKING:
@@ -28,18 +29,15 @@ if TYPE_CHECKING:
 __all__ = ["Store", "close_default_stores", "default_store", "open_store"]
 
 
-class Store:
+class Store(StoreHooks):
     """An open metadata database and artifact store, with the acting user."""
 
     def __init__(self, config: Config, engine: Engine) -> None:
+        super().__init__()
         self.config = config
         self.engine = engine
         self.url = config.db_url
         self.actor = config.user
-        #: Per-process state owned by domain packages (the metric buffer lives here).
-        self.state: dict[str, Any] = {}
-        self._close_hooks: list[Callable[[], None]] = []
-        self._read_hooks: list[Callable[[], None]] = []
         self._writing = threading.local()
         _open_stores.add(self)
 
@@ -76,8 +74,7 @@ class Store:
         so a reader never misses its own writes.
         """
         if not getattr(self._writing, "depth", 0):  # a flush inside a write would wait on it
-            for hook in self._read_hooks:
-                hook()
+            self._run_read_hooks()
         with translate_errors(self.url), self.engine.connect() as connection:
             if connection.dialect.name == "postgresql":
                 # READ COMMITTED would let each statement see newer commits; several
@@ -101,18 +98,8 @@ class Store:
         view.actor = actor
         return view
 
-    def before_read(self, hook: Callable[[], None]) -> None:
-        """Run ``hook`` before every read (the metric buffer flushes itself here)."""
-        self._read_hooks.append(hook)
-
-    def on_close(self, hook: Callable[[], None]) -> None:
-        """Run ``hook`` when the store closes (before the engine is disposed)."""
-        self._close_hooks.append(hook)
-
     def close(self) -> None:
-        hooks, self._close_hooks = self._close_hooks, []
-        for hook in reversed(hooks):
-            hook()
+        self._run_close_hooks()
         self.engine.dispose()
         _open_stores.discard(self)
 
@@ -187,9 +174,7 @@ def _after_fork_in_child() -> None:
     # A forked child must not reuse its parent's pooled connections or buffers.
     for store in list(_open_stores):
         store.engine.dispose(close=False)
-        store.state.clear()
-        store._close_hooks.clear()
-        store._read_hooks.clear()
+        store._forget_hooks()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
