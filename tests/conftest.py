@@ -72,20 +72,51 @@ def _libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+@pytest.fixture(scope="session")
+def _pg_template() -> Iterator[str]:
+    """A database migrated to head once per test worker, which each test's database is
+    copied from (CREATE DATABASE ... TEMPLATE: a file copy, not a migration per test)."""
     problem = _postgres_problem()
     if problem:
         pytest.skip(problem)
     import psycopg
     from sqlalchemy import make_url
 
+    from loopml.store.engine import create_store_engine
+    from loopml.store.migrate import ensure_schema
+
+    base = make_url(os.environ[PG_ENV])
+    name = f"loopml_template_{secrets.token_hex(6)}"
+    admin = _libpq(base.render_as_string(hide_password=False))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    engine = create_store_engine(base.set(database=name).render_as_string(hide_password=False))
+    ensure_schema(engine)
+    engine.dispose()  # a template must have no session open while it is copied
+    try:
+        yield name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a new PostgreSQL database holding an empty store at head (an empty
+    database for a test marked ``empty_database``), dropped after the test."""
+    problem = _postgres_problem()
+    if problem:
+        pytest.skip(problem)
+    import psycopg
+    from sqlalchemy import make_url
+
+    empty = request.node.get_closest_marker("empty_database") is not None
+    template = "" if empty else f' TEMPLATE "{request.getfixturevalue("_pg_template")}"'
     base = make_url(os.environ[PG_ENV])
     name = f"loopml_test_{secrets.token_hex(6)}"
     admin = _libpq(base.render_as_string(hide_password=False))
     with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"{template}')
     try:
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
@@ -113,13 +144,10 @@ def _served_remotely(
 ) -> Iterator[str]:
     """The test's own store served by this worker's team server, ``LOOPML_SERVER`` pointing
     at it: every ``default_store()`` of the test (and of the processes it starts) is a
-    client of it. Skips a test marked ``local_only`` or ``remote_pending``."""
+    client of it. Skips a test marked ``local_only``."""
     local_only = request.node.get_closest_marker("local_only")
     if local_only is not None:
         pytest.skip(f"needs a local store: {local_only.args[0]}")
-    pending = request.node.get_closest_marker("remote_pending")
-    if pending is not None:
-        pytest.skip(f"not served by the team server yet: {pending.args[0]}")
     server = request.getfixturevalue("team_server")
     served = open_store(resolve())
     server.target.app = _server_app(served)

@@ -20,6 +20,9 @@ for name, depth, auc in [("shallow", 2, 0.71), ("deep", 8, 0.88), ("mid", 5, 0.8
         print(run.id)
 """
 
+# Each command runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
+
 
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -83,6 +86,7 @@ def test_usage_errors_are_one_line_too(workspace: Path) -> None:
     assert "show" in bare.stdout
 
 
+@pytest.mark.local_only("loopml init makes a local project and store")
 def test_init_refuses_an_unknown_task_in_one_line(tmp_path: Path) -> None:
     done = loopml_cli("init", "--task", "astrology", cwd=tmp_path)
     assert done.returncode == 2
@@ -101,6 +105,7 @@ def test_commands_find_the_store_from_a_subdirectory(workspace: Path, trained) -
     assert len(json.loads(done.stdout)) == 3
 
 
+@pytest.mark.local_only("through a server there is always a store")
 def test_without_a_store_read_commands_say_how_to_make_one(tmp_path: Path) -> None:
     done = loopml_cli("runs", "ls", cwd=tmp_path)
     assert done.returncode == 3

@@ -9,6 +9,9 @@ import pytest
 
 from ..helpers import loopml_cli
 
+# Each command runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
+
 
 @pytest.fixture
 def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

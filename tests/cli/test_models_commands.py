@@ -12,6 +12,9 @@ import loopml
 from ..helpers import loopml_cli
 from ..modeldata import FEATURES, churn_frame, fit_pipeline, fit_weak
 
+# Each command runs on the embedded store and through a team server.
+pytestmark = pytest.mark.usefixtures("mode")
+
 
 @pytest.fixture
 def models_project(project: Path) -> Path:

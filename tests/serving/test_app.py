@@ -24,6 +24,11 @@ from .support import (
     sample_rows,
 )
 
+# The scoring protocol does not depend on the database behind the store (test_deployments
+# and test_predlog run on PostgreSQL too): served from a local store and through a team
+# server.
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "remote"], indirect=True)
+
 INFER = f"/v2/models/{DEPLOYMENT}/infer"
 ROWS = sample_rows(3)
 ANSWERS = expected(ROWS)

@@ -48,6 +48,7 @@ def test_a_new_store_is_created_at_head_with_the_declared_schema(store) -> None:
         assert connection.execute(text("SELECT seq, hash FROM audit_head")).all() == [(0, "0" * 64)]
 
 
+@pytest.mark.empty_database
 def test_running_every_migration_gives_the_same_schema(backend, project) -> None:
     """The fast path for new stores and the migration chain must never drift apart."""
     from alembic import command
@@ -98,6 +99,7 @@ print("ok")
 
 
 @pytest.mark.slow
+@pytest.mark.empty_database
 def test_many_processes_opening_a_new_store_at_once_migrate_it_once(backend, project) -> None:
     import time
 
