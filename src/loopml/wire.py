@@ -29,6 +29,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    StrictInt,
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
@@ -289,7 +290,7 @@ def typed_model(op: Operation) -> type[BaseModel]:
     annotations = hints(op)
     fields = {
         name: (
-            annotations.get(name, Any),
+            _strict_ints(annotations.get(name, Any)),
             ... if parameter.default is inspect.Parameter.empty else parameter.default,
         )
         for index, (name, parameter) in enumerate(op.signature.parameters.items())
@@ -300,6 +301,25 @@ def typed_model(op: Operation) -> type[BaseModel]:
         __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
         **fields,
     )
+
+
+def _strict_ints(annotation: Any) -> Any:
+    """``annotation`` with every ``int`` strict: pydantic's lax mode reads JSON's true and
+    false as 1 and 0, which is how they reach a function that then fails on them."""
+    if annotation is int:
+        return StrictInt
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:  # Int64 and friends: the bounds stay
+        return Annotated[(_strict_ints(args[0]), *annotation.__metadata__)]
+    if origin is None or not args or origin is typing.Literal:
+        return annotation
+    strict = tuple(_strict_ints(arg) for arg in args)
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[strict]  # noqa: UP007 (built from a tuple of types)
+    try:
+        return origin[strict]
+    except TypeError:
+        return annotation
 
 
 def invalid_fields(what: str, exc: ValidationError) -> InvalidInput:

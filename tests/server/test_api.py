@@ -61,6 +61,15 @@ def test_structured_arguments_are_checked_field_by_field(served: Served) -> None
     assert "field 'rows.0.2': Input should be a valid number" in _error(response)["message"]
 
 
+def test_true_or_false_for_an_integer_is_a_400_naming_the_field(served: Served) -> None:
+    with served.client() as http:
+        response = http.post(
+            "/api/v1/ops/predictions.segments", json={"deployment": "d", "until": False}
+        )
+    assert response.status_code == 400
+    assert "field 'until': Input should be a valid integer" in _error(response)["message"]
+
+
 def test_unknown_objects_and_operations_are_404_naming_them(served: Served) -> None:
     with served.client() as http:
         run = http.post("/api/v1/ops/runs.get", json={"run_id": "ffffffff"})

@@ -121,9 +121,6 @@ def segment_blobs(
 ) -> list[str]:
     """The blobs of ``deployment``'s log segments that overlap ``[since, until]``, oldest
     first (rows not rolled into a segment yet are in the serving process's files)."""
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise InvalidInput(f"{name} must be a time in milliseconds, not {value!r}")
     with store.read() as connection:
         query = select(prediction_segments.c.blob).where(
             prediction_segments.c.deployment == deployment
